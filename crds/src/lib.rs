@@ -1,0 +1,1 @@
+//! Mesh custom resource types (group `mesh.io`, version `v1alpha1`).

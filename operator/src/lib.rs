@@ -1,0 +1,1 @@
+//! Mesh operator: watches Kubernetes, translates to `mesh_proxy` config, writes status.

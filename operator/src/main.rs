@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("mesh: not yet implemented");
+    std::process::exit(2);
+}

@@ -1,0 +1,1 @@
+//! Mesh data plane. Knows nothing of Kubernetes: it serves a `Config`.

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver and etcd from their Go module sources, once per pinned version.
+# The binaries are cached under ${MESH_HARNESS_CACHE:-~/.cache/mesh-harness}/<version>/;
+# a second run finds them there and builds nothing.
+# Prints the cache directory on its last line of stdout.
+set -euo pipefail
+
+K8S_VERSION=v1.35.4   # k8s.io/kubernetes; its staging modules are v0.35.4
+ETCD_VERSION=v3.6.5   # the etcd that k8s.io/kubernetes v1.35.4 itself requires
+STAGING_VERSION=v0${K8S_VERSION#v1}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache_root=${MESH_HARNESS_CACHE:-$HOME/.cache/mesh-harness}
+out="$cache_root/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
+bin="$out/bin"
+
+if [[ -x "$bin/kube-apiserver" && -x "$bin/etcd" ]]; then
+  echo "control plane cached in $out" >&2
+  echo "$out"
+  exit 0
+fi
+
+mkdir -p "$bin"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export GOFLAGS=-mod=mod CGO_ENABLED=0
+
+build_etcd() {
+  mkdir -p "$work/etcd"
+  cp "$here/go/etcd.go" "$work/etcd/main.go"
+  cd "$work/etcd"
+  cat > go.mod <<MOD
+module mesh.test/harness/etcd
+
+go 1.24
+MOD
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
+  go mod tidy >&2
+  go build -trimpath -ldflags=-s -o "$bin/etcd.tmp" . >&2
+  mv "$bin/etcd.tmp" "$bin/etcd"
+}
+
+build_apiserver() {
+  mkdir -p "$work/apiserver"
+  cp "$here/go/apiserver.go" "$work/apiserver/main.go"
+  cd "$work/apiserver"
+  {
+    echo "module mesh.test/harness/apiserver"
+    echo
+    echo "go 1.24"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
+    # local paths in its own go.mod, which a dependent module ignores: pin them here.
+    go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+    gomod=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod
+    grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0$' "$gomod" | awk -v v="$STAGING_VERSION" '{print "replace " $1 " => " $1 " " v}'
+  } > go.mod
+  go mod tidy >&2
+  go build -trimpath -ldflags="-s -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${STAGING_VERSION#v0.} -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION" -o "$bin/kube-apiserver.tmp" . >&2
+  mv "$bin/kube-apiserver.tmp" "$bin/kube-apiserver"
+}
+
+start=$(date +%s)
+(build_etcd)
+(build_apiserver)
+echo "built control plane in $(( $(date +%s) - start ))s into $out" >&2
+echo "$out"

@@ -1,0 +1,1 @@
+//! Test support: a real Kubernetes control plane and a pod network for backends.
