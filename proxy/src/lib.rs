@@ -7,3 +7,7 @@
 //! - `upstream`: pooled connections to servers, servers transports (TLS, timeouts, h2c).
 //! - `body`: the one body type every layer speaks.
 pub mod body;
+pub mod config;
+pub mod rule;
+pub mod service;
+pub mod upstream;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and etcd from their Go module sources, once per pinned version.
-# The binaries are cached under ${MESH_HARNESS_CACHE:-~/.cache/mesh-harness}/<version>/;
-# a second run finds them there and builds nothing.
+# Builds kube-apiserver, etcd and helm from their Go module sources, once per pinned version.
+# The binaries are cached in ${MESH_HARNESS_CACHE:-~/.cache/mesh-harness}/<versions>/bin/;
+# each one has its own cache check, so a second run builds nothing.
 # Prints the cache directory on its last line of stdout.
 set -euo pipefail
 
 K8S_VERSION=v1.35.4   # k8s.io/kubernetes; its staging modules are v0.35.4
 ETCD_VERSION=v3.6.5   # the etcd that k8s.io/kubernetes v1.35.4 itself requires
+HELM_VERSION=v3.22.0  # helm.sh/helm/v3, renders the chart for the RBAC tests
 STAGING_VERSION=v0${K8S_VERSION#v1}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,8 +15,12 @@ cache_root=${MESH_HARNESS_CACHE:-$HOME/.cache/mesh-harness}
 out="$cache_root/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
 bin="$out/bin"
 
-if [[ -x "$bin/kube-apiserver" && -x "$bin/etcd" ]]; then
-  echo "control plane cached in $out" >&2
+control_plane_cached() { [[ -x "$bin/kube-apiserver" && -x "$bin/etcd" ]]; }
+# helm stamps its version into the binary, so the check also catches a version bump.
+helm_cached() { [[ -x "$bin/helm" && "$("$bin/helm" version --template '{{.Version}}' 2>/dev/null)" == "$HELM_VERSION" ]]; }
+
+if control_plane_cached && helm_cached; then
+  echo "control plane and helm cached in $out" >&2
   echo "$out"
   exit 0
 fi
@@ -62,8 +67,23 @@ build_apiserver() {
   mv "$bin/kube-apiserver.tmp" "$bin/kube-apiserver"
 }
 
-start=$(date +%s)
-(build_etcd)
-(build_apiserver)
-echo "built control plane in $(( $(date +%s) - start ))s into $out" >&2
+build_helm() {
+  # `go install pkg@version` builds the module exactly as released (its own go.mod).
+  GOFLAGS= GOBIN="$work/helm-bin" go install -trimpath \
+    -ldflags="-s -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+  mv "$work/helm-bin/helm" "$bin/helm"
+}
+
+if ! control_plane_cached; then
+  start=$(date +%s)
+  (build_etcd)
+  (build_apiserver)
+  echo "built control plane in $(( $(date +%s) - start ))s into $out" >&2
+fi
+if ! helm_cached; then
+  start=$(date +%s)
+  (build_helm)
+  echo "built helm $HELM_VERSION in $(( $(date +%s) - start ))s into $bin" >&2
+fi
 echo "$out"

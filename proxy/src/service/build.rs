@@ -1,0 +1,395 @@
+//! Building the runtime services of one configuration generation.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio::task::AbortHandle;
+
+use super::balancer::{LoadBalancer, LoadBalancerSpec, Picker, Server};
+use super::composite::{Child, Failover, Mirror, Mirroring, Weighted, parse_status_ranges};
+use super::health::{ActiveCheck, HealthCheckError, PassivePolicy, ServerHealth};
+use super::sticky::StickyCookie;
+use super::wrr::WrrOrder;
+use super::{HttpService, ServiceState};
+use crate::config::HttpConfig;
+use crate::config::service::{
+    Service, ServiceKind, ServiceKindError, ServersLoadBalancer, Strategy,
+};
+use crate::config::transport::ServersTransport;
+use crate::upstream::{ServerTarget, TargetError, Transport, TransportError};
+
+/// A service that could not be built; routers using it cannot be served.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("service {service}: {reason}")]
+pub struct ServiceBuildError {
+    pub service: String,
+    pub reason: ServiceErrorReason,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServiceErrorReason {
+    #[error(transparent)]
+    Kind(#[from] ServiceKindError),
+    #[error("servers[{index}]: {source}")]
+    Server {
+        index: usize,
+        #[source]
+        source: TargetError,
+    },
+    #[error("serversTransport `{0}` does not exist")]
+    TransportNotFound(String),
+    #[error("serversTransport `{name}`: {source}")]
+    Transport {
+        name: String,
+        #[source]
+        source: Arc<TransportError>,
+    },
+    #[error(transparent)]
+    HealthCheck(#[from] HealthCheckError),
+    #[error("service `{0}` does not exist")]
+    MissingService(String),
+    #[error("service `{0}` is invalid")]
+    InvalidChild(String),
+    #[error("recursion detected: {0}")]
+    Recursion(String),
+    #[error("failover.errors.status: {0}")]
+    Status(#[from] super::composite::StatusRangeError),
+    #[error("mirrors[{index}].percent is {percent}, above 100")]
+    Percent { index: usize, percent: u32 },
+    #[error("health checks need a tokio runtime; build services inside one")]
+    NoRuntime,
+}
+
+enum Node {
+    LoadBalancer(LoadBalancer),
+    Composite(&'static str, Child),
+}
+
+impl Node {
+    fn service(&self) -> Child {
+        match self {
+            Node::LoadBalancer(lb) => Arc::new(lb.clone()),
+            Node::Composite(_, service) => Arc::clone(service),
+        }
+    }
+}
+
+/// All runtime services of one config generation. Dropping it stops its health checks.
+pub struct Services {
+    nodes: HashMap<String, (Node, Child)>,
+    transports: HashMap<String, Arc<Transport>>,
+    health_tasks: Vec<AbortHandle>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.nodes.keys().collect();
+        names.sort();
+        f.debug_struct("Services").field("services", &names).finish()
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for task in &self.health_tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Services {
+    /// Builds every service of `http.services`. `previous` carries health state and
+    /// connection pools over. Services that fail are left out and reported; the others work.
+    pub fn build(http: &HttpConfig, previous: Option<&Services>) -> (Services, Vec<ServiceBuildError>) {
+        let mut builder = Builder {
+            config: http,
+            previous,
+            services: Services {
+                nodes: HashMap::with_capacity(http.services.len()),
+                transports: HashMap::new(),
+                health_tasks: Vec::new(),
+            },
+            failed: HashMap::new(),
+            transport_errors: HashMap::new(),
+            visiting: Vec::new(),
+        };
+        for name in http.services.keys() {
+            builder.resolve(name);
+        }
+        let mut errors: Vec<ServiceBuildError> = builder
+            .failed
+            .into_iter()
+            .map(|(service, reason)| ServiceBuildError { service, reason })
+            .collect();
+        errors.sort_by(|a, b| a.service.cmp(&b.service));
+        (builder.services, errors)
+    }
+
+    /// The service to hand requests to, if it was built.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn HttpService>> {
+        self.nodes.get(name).map(|(_, service)| Arc::clone(service))
+    }
+
+    /// Every built service with its servers' health, for the admin API.
+    pub fn describe(&self) -> BTreeMap<String, ServiceState> {
+        self.nodes
+            .iter()
+            .map(|(name, (node, service))| {
+                let state = match node {
+                    Node::LoadBalancer(lb) => lb.state(),
+                    Node::Composite(kind, _) => ServiceState {
+                        kind,
+                        available: service.is_available(),
+                        server_status: BTreeMap::new(),
+                    },
+                };
+                (name.clone(), state)
+            })
+            .collect()
+    }
+
+    fn previous_health(&self, service: &str, url: &str) -> Option<Arc<ServerHealth>> {
+        match self.nodes.get(service) {
+            Some((Node::LoadBalancer(lb), _)) => lb
+                .servers()
+                .iter()
+                .find(|server| server.target.url() == url)
+                .map(|server| Arc::clone(&server.health)),
+            _ => None,
+        }
+    }
+}
+
+struct Builder<'a> {
+    config: &'a HttpConfig,
+    previous: Option<&'a Services>,
+    services: Services,
+    failed: HashMap<String, ServiceErrorReason>,
+    transport_errors: HashMap<String, Arc<TransportError>>,
+    /// Services being built, to detect cycles.
+    visiting: Vec<String>,
+}
+
+/// Names without `@provider` refer to the referrer's provider first, as in Traefik.
+fn qualify(reference: &str, referrer: &str) -> Option<String> {
+    let (_, provider) = referrer.split_once('@')?;
+    (!reference.contains('@')).then(|| format!("{reference}@{provider}"))
+}
+
+impl Builder<'_> {
+    /// Builds `name` (once) and returns it, or records why it failed.
+    fn resolve(&mut self, name: &str) -> Option<Child> {
+        if let Some((_, service)) = self.services.nodes.get(name) {
+            return Some(Arc::clone(service));
+        }
+        if self.failed.contains_key(name) {
+            return None;
+        }
+        let config = self.config.services.get(name)?;
+        if self.visiting.iter().any(|visiting| visiting == name) {
+            let mut path = self.visiting.clone();
+            path.push(name.to_owned());
+            self.failed
+                .insert(name.to_owned(), ServiceErrorReason::Recursion(path.join(" -> ")));
+            return None;
+        }
+        self.visiting.push(name.to_owned());
+        let built = self.build_one(name, config);
+        self.visiting.pop();
+        match built {
+            Ok(node) => {
+                let service = node.service();
+                self.services
+                    .nodes
+                    .insert(name.to_owned(), (node, Arc::clone(&service)));
+                Some(service)
+            }
+            Err(reason) => {
+                // A cycle may already have been recorded for this name deeper down.
+                self.failed.entry(name.to_owned()).or_insert(reason);
+                None
+            }
+        }
+    }
+
+    /// A child of `parent`, with the reason the parent fails if it cannot be had.
+    fn child(&mut self, reference: &str, parent: &str) -> Result<(String, Child), ServiceErrorReason> {
+        let name = if self.config.services.contains_key(reference) {
+            reference.to_owned()
+        } else {
+            qualify(reference, parent)
+                .filter(|qualified| self.config.services.contains_key(qualified))
+                .ok_or_else(|| ServiceErrorReason::MissingService(reference.to_owned()))?
+        };
+        match self.resolve(&name) {
+            Some(service) => Ok((name, service)),
+            None => match self.failed.get(&name) {
+                Some(ServiceErrorReason::Recursion(path)) => {
+                    Err(ServiceErrorReason::Recursion(path.clone()))
+                }
+                _ => Err(ServiceErrorReason::InvalidChild(name)),
+            },
+        }
+    }
+
+    fn build_one(&mut self, name: &str, config: &Service) -> Result<Node, ServiceErrorReason> {
+        match config.kind()? {
+            ServiceKind::LoadBalancer(lb) => self.load_balancer(name, lb).map(Node::LoadBalancer),
+            ServiceKind::Weighted(weighted) => {
+                let mut children = Vec::with_capacity(weighted.services.len());
+                for child in &weighted.services {
+                    let (_, service) = self.child(&child.name, name)?;
+                    children.push((Arc::from(child.name.as_str()), service, child.weight.unwrap_or(1)));
+                }
+                let sticky = weighted
+                    .sticky
+                    .as_ref()
+                    .and_then(|sticky| sticky.cookie.as_ref())
+                    .map(|cookie| StickyCookie::new(cookie, name));
+                Ok(Node::Composite("weighted", Arc::new(Weighted::new(children, sticky))))
+            }
+            ServiceKind::Mirroring(mirroring) => {
+                let (_, main) = self.child(&mirroring.service, name)?;
+                let mut mirrors = Vec::with_capacity(mirroring.mirrors.len());
+                for (index, mirror) in mirroring.mirrors.iter().enumerate() {
+                    if mirror.percent > 100 {
+                        return Err(ServiceErrorReason::Percent {
+                            index,
+                            percent: mirror.percent,
+                        });
+                    }
+                    let (_, service) = self.child(&mirror.name, name)?;
+                    mirrors.push(Mirror::new(service, mirror.percent));
+                }
+                let service = Mirroring::new(
+                    main,
+                    mirrors,
+                    mirroring.mirror_body.unwrap_or(true),
+                    mirroring.max_body_size.unwrap_or(-1),
+                );
+                Ok(Node::Composite("mirroring", Arc::new(service)))
+            }
+            ServiceKind::Failover(failover) => {
+                let statuses = match &failover.errors {
+                    Some(errors) => parse_status_ranges(&errors.status)?,
+                    None => Vec::new(),
+                };
+                let max_body = failover
+                    .errors
+                    .as_ref()
+                    .and_then(|errors| errors.max_request_body_bytes)
+                    .unwrap_or(-1);
+                let (_, main) = self.child(&failover.service, name)?;
+                let (_, fallback) = self.child(&failover.fallback, name)?;
+                let service = Failover::new(main, fallback, statuses, max_body);
+                Ok(Node::Composite("failover", Arc::new(service)))
+            }
+        }
+    }
+
+    fn load_balancer(&mut self, name: &str, config: &ServersLoadBalancer) -> Result<LoadBalancer, ServiceErrorReason> {
+        let transport = self.transport(&config.servers_transport, name)?;
+        let active = config
+            .health_check
+            .as_ref()
+            .map(ActiveCheck::new)
+            .transpose()?
+            .map(Arc::new);
+        let runtime = match &active {
+            Some(_) => Some(tokio::runtime::Handle::try_current().map_err(|_| ServiceErrorReason::NoRuntime)?),
+            None => None,
+        };
+        let mut servers = Vec::with_capacity(config.servers.len());
+        for (index, server) in config.servers.iter().enumerate() {
+            let target = ServerTarget::parse(&server.url, server.preserve_path)
+                .map_err(|source| ServiceErrorReason::Server { index, source })?;
+            let health = self
+                .previous
+                .and_then(|previous| previous.previous_health(name, &server.url))
+                .unwrap_or_default();
+            servers.push(Server::new(target, health, server.fenced));
+        }
+        let service_name: Arc<str> = Arc::from(name);
+        if let (Some(check), Some(runtime)) = (&active, &runtime) {
+            for server in &servers {
+                let task = runtime.spawn(Arc::clone(check).run(
+                    Arc::clone(&service_name),
+                    server.target.clone(),
+                    Arc::clone(&server.health),
+                    Arc::clone(&transport),
+                ));
+                self.services.health_tasks.push(task.abort_handle());
+            }
+        }
+        let picker = match config.strategy.unwrap_or_default() {
+            Strategy::Wrr => {
+                let weights: Vec<u32> = config
+                    .servers
+                    .iter()
+                    .map(|server| server.weight.unwrap_or(1))
+                    .collect();
+                Picker::Wrr(WrrOrder::new(&weights))
+            }
+            Strategy::P2c => Picker::P2c,
+        };
+        Ok(LoadBalancer::new(LoadBalancerSpec {
+            name: service_name,
+            servers,
+            picker,
+            sticky: config
+                .sticky
+                .as_ref()
+                .and_then(|sticky| sticky.cookie.as_ref())
+                .map(|cookie| StickyCookie::new(cookie, name)),
+            transport,
+            pass_host_header: config.passes_host_header(),
+            passive: config.passive_health_check.as_ref().map(PassivePolicy::new),
+        }))
+    }
+
+    /// The transport named by a load balancer: built once per generation, reused from the
+    /// previous one when its configuration did not change (keeping warm connections).
+    fn transport(&mut self, reference: &str, service: &str) -> Result<Arc<Transport>, ServiceErrorReason> {
+        let default = ServersTransport::default();
+        let (key, config) = if reference.is_empty() || reference == "default" || reference == "default@internal" {
+            match self.config.servers_transports.get(reference) {
+                Some(config) if !reference.is_empty() => (reference.to_owned(), config),
+                _ => (String::new(), &default),
+            }
+        } else if let Some(config) = self.config.servers_transports.get(reference) {
+            (reference.to_owned(), config)
+        } else {
+            let qualified = qualify(reference, service)
+                .filter(|qualified| self.config.servers_transports.contains_key(qualified))
+                .ok_or_else(|| ServiceErrorReason::TransportNotFound(reference.to_owned()))?;
+            let config = &self.config.servers_transports[&qualified];
+            (qualified, config)
+        };
+        if let Some(transport) = self.services.transports.get(&key) {
+            return Ok(Arc::clone(transport));
+        }
+        if let Some(source) = self.transport_errors.get(&key) {
+            return Err(ServiceErrorReason::Transport {
+                name: key,
+                source: Arc::clone(source),
+            });
+        }
+        let reused = self
+            .previous
+            .and_then(|previous| previous.transports.get(&key))
+            .filter(|transport| transport.is_built_from(config))
+            .cloned();
+        let transport = match reused {
+            Some(transport) => transport,
+            None => match Transport::new(config) {
+                Ok(transport) => Arc::new(transport),
+                Err(error) => {
+                    let source = Arc::new(error);
+                    self.transport_errors.insert(key.clone(), Arc::clone(&source));
+                    return Err(ServiceErrorReason::Transport { name: key, source });
+                }
+            },
+        };
+        self.services.transports.insert(key, Arc::clone(&transport));
+        Ok(transport)
+    }
+}

@@ -1,0 +1,205 @@
+//! Header rewriting between client and server: hop-by-hop headers stay on their hop, and
+//! the server learns who the client is through `X-Forwarded-*` and `X-Real-Ip`.
+use std::sync::OnceLock;
+
+use http::HeaderMap;
+use http::header::{self, HeaderName, HeaderValue};
+
+use crate::service::RequestContext;
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static X_FORWARDED_SERVER: HeaderName = HeaderName::from_static("x-forwarded-server");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Headers that describe one connection and must not be forwarded (RFC 9110 §7.6.1).
+fn hop_by_hop() -> [&'static HeaderName; 8] {
+    [
+        &header::CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::PROXY_AUTHENTICATE,
+        &header::PROXY_AUTHORIZATION,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+    ]
+}
+
+/// Whether the request asks to switch protocols (WebSocket and the like).
+pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// Drops hop-by-hop headers, including those the `Connection` header names. An upgrade
+/// keeps `Connection: Upgrade` and `Upgrade`, which the next hop needs. `TE: trailers`
+/// survives, since gRPC servers require it.
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let upgrade = if keep_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    };
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(hop_by_hop()) {
+        headers.remove(name);
+    }
+    let te_trailers = headers
+        .get(header::TE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|t| t.trim() == "trailers"));
+    headers.remove(header::TE);
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(upgrade) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, upgrade);
+    }
+}
+
+/// Adds `X-Forwarded-*` and `X-Real-Ip`. `X-Forwarded-For` gets the client appended; the
+/// others are kept when present, since the entry point already dropped the ones it does
+/// not trust. `host` is the client's Host (or `:authority`).
+pub(crate) fn add_forwarded(
+    headers: &mut HeaderMap,
+    cx: &RequestContext,
+    host: Option<&HeaderValue>,
+    upgrade: bool,
+) {
+    let client_ip = cx.client_addr.ip().to_string();
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
+        Some(Ok(previous)) if !previous.is_empty() => format!("{previous}, {client_ip}"),
+        _ => client_ip.clone(),
+    };
+    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
+    }
+    let proto = match (cx.tls, upgrade) {
+        (true, true) => "wss",
+        (true, false) => "https",
+        (false, true) => "ws",
+        (false, false) => "http",
+    };
+    set_if_absent(headers, &X_FORWARDED_PROTO, || {
+        Some(HeaderValue::from_static(proto))
+    });
+    if let Some(host) = host {
+        set_if_absent(headers, &X_FORWARDED_HOST, || Some(host.clone()));
+    }
+    set_if_absent(headers, &X_FORWARDED_PORT, || {
+        let explicit = host
+            .and_then(|host| host.to_str().ok())
+            .and_then(|host| host.rsplit_once(':'))
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty())
+            .map(|(_, port)| port.to_owned());
+        let port = explicit.unwrap_or_else(|| if cx.tls { "443" } else { "80" }.to_owned());
+        HeaderValue::try_from(port).ok()
+    });
+    set_if_absent(headers, &X_FORWARDED_SERVER, || proxy_hostname().cloned());
+    set_if_absent(headers, &X_REAL_IP, || HeaderValue::try_from(client_ip).ok());
+}
+
+fn set_if_absent(
+    headers: &mut HeaderMap,
+    name: &HeaderName,
+    value: impl FnOnce() -> Option<HeaderValue>,
+) {
+    if !headers.contains_key(name) {
+        if let Some(value) = value() {
+            headers.insert(name.clone(), value);
+        }
+    }
+}
+
+/// This machine's name, for `X-Forwarded-Server`; read once.
+fn proxy_hostname() -> Option<&'static HeaderValue> {
+    static HOSTNAME: OnceLock<Option<HeaderValue>> = OnceLock::new();
+    HOSTNAME
+        .get_or_init(|| {
+            let name = std::env::var("HOSTNAME")
+                .ok()
+                .filter(|name| !name.is_empty())
+                .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())?;
+            HeaderValue::try_from(name.trim()).ok()
+        })
+        .as_ref()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn context(tls: bool) -> RequestContext {
+        RequestContext {
+            client_addr: "192.0.2.7:5555".parse().expect("addr"),
+            entry_point: Arc::from("web"),
+            tls,
+            router: Arc::from("r"),
+        }
+    }
+
+    #[test]
+    fn forwarded_headers_describe_the_client() {
+        let mut headers = HeaderMap::new();
+        headers.insert(&X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
+        let host = HeaderValue::from_static("example.com:8443");
+        add_forwarded(&mut headers, &context(true), Some(&host), false);
+        assert_eq!(headers[&X_FORWARDED_FOR], "10.0.0.1, 192.0.2.7");
+        assert_eq!(headers[&X_FORWARDED_PROTO], "https");
+        assert_eq!(headers[&X_FORWARDED_HOST], "example.com:8443");
+        assert_eq!(headers[&X_FORWARDED_PORT], "8443");
+        assert_eq!(headers[&X_REAL_IP], "192.0.2.7");
+    }
+
+    #[test]
+    fn default_port_follows_the_scheme_and_upgrades_say_ws() {
+        let mut headers = HeaderMap::new();
+        let host = HeaderValue::from_static("example.com");
+        add_forwarded(&mut headers, &context(false), Some(&host), true);
+        assert_eq!(headers[&X_FORWARDED_PORT], "80");
+        assert_eq!(headers[&X_FORWARDED_PROTO], "ws");
+        assert_eq!(headers[&X_FORWARDED_FOR], "192.0.2.7");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_dropped_but_upgrades_survive() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert(&KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
+        headers.insert(header::TE, HeaderValue::from_static("trailers, deflate"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut headers, false);
+        assert!(!headers.contains_key("x-secret") && !headers.contains_key(&KEEP_ALIVE));
+        assert!(!headers.contains_key(header::CONNECTION));
+        assert_eq!(headers[header::TE], "trailers");
+        assert_eq!(headers["x-kept"], "1");
+
+        let mut upgrade = HeaderMap::new();
+        upgrade.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        upgrade.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(is_upgrade_request(&upgrade));
+        remove_hop_by_hop(&mut upgrade, true);
+        assert_eq!(upgrade[header::CONNECTION], "Upgrade");
+        assert_eq!(upgrade[header::UPGRADE], "websocket");
+    }
+}

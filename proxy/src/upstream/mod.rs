@@ -1,0 +1,262 @@
+//! Connections to servers: one pooled hyper client per servers transport (TLS through
+//! rustls, h2c, timeouts), and the request rewriting a reverse proxy owes the server.
+mod headers;
+mod target;
+mod tls;
+mod upgrade;
+
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::ServerName;
+
+use crate::body::{self, Body};
+use crate::config::transport::{ForwardingTimeouts, ServersTransport};
+use crate::service::RequestContext;
+
+pub use target::{Scheme, ServerTarget, TargetError};
+
+/// Idle connections kept per server when the transport does not say (Traefik's default).
+const DEFAULT_MAX_IDLE_PER_HOST: usize = 200;
+
+/// Why a servers transport could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
+    #[error("unsupported TLS version `{0}` (expected VersionTLS12 or VersionTLS13)")]
+    InvalidTlsVersion(String),
+    #[error("invalid PEM: {0}")]
+    InvalidPem(String),
+    #[error("cannot read {path}: {error}")]
+    ReadFile {
+        path: String,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("invalid serverName `{0}`")]
+    InvalidServerName(String),
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// Why a request did not get a response from the server.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("connecting to {server}: {source}")]
+    Connect {
+        server: String,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("{server} did not answer in time")]
+    Timeout { server: String },
+    #[error("exchange with {server} failed: {source}")]
+    Exchange {
+        server: String,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+}
+
+impl UpstreamError {
+    /// The status the client gets: 504 for timeouts, 502 otherwise.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            UpstreamError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            UpstreamError::Connect { .. } | UpstreamError::Exchange { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
+        }
+    }
+}
+
+/// A servers transport at runtime: pooled clients shared by every service that uses it.
+pub struct Transport {
+    config: ServersTransport,
+    /// `http://` and `https://` servers (ALPN picks HTTP/2 unless disabled).
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+    /// `h2c://` servers: HTTP/2 with prior knowledge over plain TCP.
+    h2c: Client<HttpConnector, Body>,
+    response_header_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub fn new(config: &ServersTransport) -> Result<Self, TransportError> {
+        let timeouts = config.forwarding_timeouts.clone().unwrap_or_default();
+        let dial = timeouts
+            .dial_timeout
+            .unwrap_or(ForwardingTimeouts::DEFAULT_DIAL)
+            .to_std()
+            .filter(|d| !d.is_zero());
+        let idle = timeouts
+            .idle_conn_timeout
+            .unwrap_or(ForwardingTimeouts::DEFAULT_IDLE_CONN)
+            .to_std()
+            .filter(|d| !d.is_zero());
+        let response_header_timeout = timeouts
+            .response_header_timeout
+            .and_then(|d| d.to_std())
+            .filter(|d| !d.is_zero());
+        let max_idle = match config.max_idle_conns_per_host {
+            0 => DEFAULT_MAX_IDLE_PER_HOST,
+            n => usize::try_from(n).unwrap_or(0),
+        };
+
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(dial);
+
+        let tls = tls::client_config(config)?;
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http();
+        let https = if config.server_name.is_empty() {
+            https
+        } else {
+            let name = ServerName::try_from(config.server_name.clone())
+                .map_err(|_| TransportError::InvalidServerName(config.server_name.clone()))?;
+            https.with_server_name_resolver(FixedServerNameResolver::new(name))
+        };
+        let connector = if config.disable_http2 {
+            https.enable_http1().wrap_connector(tcp.clone())
+        } else {
+            https.enable_all_versions().wrap_connector(tcp.clone())
+        };
+
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(idle)
+            .pool_max_idle_per_host(max_idle);
+        let client = builder.build(connector);
+        let h2c = builder.http2_only(true).build(tcp);
+        Ok(Transport {
+            config: config.clone(),
+            client,
+            h2c,
+            response_header_timeout,
+        })
+    }
+
+    /// Whether this transport was built from `config` (so it can be reused as is).
+    pub fn is_built_from(&self, config: &ServersTransport) -> bool {
+        self.config == *config
+    }
+
+    /// Sends `req` as it is (absolute URI) on the client for `scheme`: for health checks.
+    pub(crate) async fn send(
+        &self,
+        req: Request<Body>,
+        scheme: Scheme,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        match scheme {
+            Scheme::H2c => self.h2c.request(req).await,
+            Scheme::Http | Scheme::Https => self.client.request(req).await,
+        }
+    }
+
+    /// Sends `req` to `target` as a reverse proxy does: hop-by-hop headers dropped,
+    /// `X-Forwarded-*` added, Host kept or replaced, protocol upgrades spliced.
+    pub async fn forward(
+        &self,
+        req: Request<Body>,
+        target: &ServerTarget,
+        pass_host_header: bool,
+        cx: &RequestContext,
+    ) -> Result<Response<Body>, UpstreamError> {
+        let (mut parts, body) = req.into_parts();
+        let is_upgrade = headers::is_upgrade_request(&parts.headers);
+        let client_upgrade = if is_upgrade {
+            parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+        } else {
+            None
+        };
+        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+            let authority = parts.uri.authority()?;
+            HeaderValue::from_str(authority.as_str()).ok()
+        });
+        headers::remove_hop_by_hop(&mut parts.headers, is_upgrade);
+        headers::add_forwarded(&mut parts.headers, cx, host.as_ref(), is_upgrade);
+        match host {
+            Some(host) if pass_host_header => {
+                parts.headers.insert(header::HOST, host);
+            }
+            // The client fills Host in from the URI: the server's own authority.
+            _ => {
+                parts.headers.remove(header::HOST);
+            }
+        }
+        let default_path = PathAndQuery::from_static("/");
+        parts.uri = target.uri_for(parts.uri.path_and_query().unwrap_or(&default_path));
+        parts.version = Version::HTTP_11;
+        let request = Request::from_parts(parts, body);
+
+        let sending = match target.scheme() {
+            Scheme::H2c => self.h2c.request(request),
+            Scheme::Http | Scheme::Https => self.client.request(request),
+        };
+        let result = match self.response_header_timeout {
+            Some(limit) => tokio::time::timeout(limit, sending).await.map_err(|_| {
+                UpstreamError::Timeout {
+                    server: target.url().to_owned(),
+                }
+            })?,
+            None => sending.await,
+        };
+        let mut response = result.map_err(|source| classify(source, target))?;
+
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(client_upgrade) = client_upgrade {
+                let server_upgrade = hyper::upgrade::on(&mut response);
+                tokio::spawn(upgrade::splice(client_upgrade, server_upgrade));
+            }
+            let (parts, _) = response.into_parts();
+            return Ok(Response::from_parts(parts, body::empty()));
+        }
+        headers::remove_hop_by_hop(response.headers_mut(), false);
+        Ok(response.map(body::boxed::<Incoming>))
+    }
+}
+
+/// Connect errors caused by the dial timeout are timeouts (504), as in Traefik.
+fn classify(source: hyper_util::client::legacy::Error, target: &ServerTarget) -> UpstreamError {
+    let server = target.url().to_owned();
+    if is_timeout(&source) {
+        return UpstreamError::Timeout { server };
+    }
+    if source.is_connect() {
+        UpstreamError::Connect { server, source }
+    } else {
+        UpstreamError::Exchange { server, source }
+    }
+}
+
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        current = error.source();
+    }
+    false
+}
