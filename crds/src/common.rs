@@ -22,11 +22,23 @@ pub(crate) fn is_false(value: &bool) -> bool {
     !*value
 }
 
+/// Port 0: what Traefik sees when a port is missing ("port not defined").
+pub(crate) fn undefined_port() -> IntOrString {
+    IntOrString::Int(0)
+}
+
+pub(crate) fn is_undefined_port(port: &IntOrString) -> bool {
+    *port == undefined_port()
+}
+
 /// A reference to another Mesh object by name, in the referrer's namespace unless given.
 /// A name containing `@` is a cross-provider reference (`auth@file`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["name"]))]
 pub struct ObjectRef {
+    // Required by the schema; decoded as empty when missing so only the referrer fails.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -36,8 +48,11 @@ pub struct ObjectRef {
 /// failover) sends traffic to.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["name"]))]
 pub struct LoadBalancerSpec {
     /// Service or TraefikService name; `name@provider` refers to another provider.
+    // Required by the schema; decoded as empty when missing so only the referrer fails.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// `Service` (default, also when empty) or `TraefikService`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,7 +146,10 @@ pub struct StickyCookie {
     /// Seconds; 0 = session cookie, negative = expire now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<i64>,
-    #[serde(default = "default_cookie_path", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default = "default_cookie_path",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,

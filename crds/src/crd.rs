@@ -4,8 +4,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use crate::{
-    IngressRoute, IngressRouteTCP, IngressRouteUDP, Middleware, MiddlewareTCP, ServersTransport, ServersTransportTCP,
-    TLSOption, TLSStore, TraefikService,
+    IngressRoute, IngressRouteTCP, IngressRouteUDP, Middleware, MiddlewareTCP, ServersTransport,
+    ServersTransportTCP, TLSOption, TLSStore, TraefikService,
 };
 
 /// First lines of every generated file.
@@ -49,7 +49,13 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
 
 /// `ingressroutes.mesh.io.yaml`.
 pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
-    format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or(&crd.spec.names.plural))
+    format!(
+        "{}.yaml",
+        crd.metadata
+            .name
+            .as_deref()
+            .unwrap_or(&crd.spec.names.plural)
+    )
 }
 
 /// The file content for `crd`: header + YAML (stable key order, so stable output).

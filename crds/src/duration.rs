@@ -8,7 +8,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 /// Why a duration could not be read; carries the text as written so callers can report it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    #[error("invalid duration {0:?}: expected a number of seconds or a Go duration like \"10s\" or \"1m30s\"")]
+    #[error(
+        "invalid duration {0:?}: expected a number of seconds or a Go duration like \"10s\" or \"1m30s\""
+    )]
     Invalid(String),
     #[error("invalid duration {0:?}: unknown unit (use ns, us, µs, ms, s, m or h)")]
     UnknownUnit(String),
@@ -58,14 +60,21 @@ pub fn parse_signed(text: &str) -> Result<SignedDuration, DurationError> {
     }
     // Traefik reads a bare number as seconds; Go's time.ParseDuration only accepts "0".
     if body.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds: u64 = body.parse().map_err(|_| DurationError::Overflow(text.to_string()))?;
-        return Ok(SignedDuration { negative, magnitude: Duration::from_secs(seconds) });
+        let seconds: u64 = body
+            .parse()
+            .map_err(|_| DurationError::Overflow(text.to_string()))?;
+        return Ok(SignedDuration {
+            negative,
+            magnitude: Duration::from_secs(seconds),
+        });
     }
 
     let mut total_nanos: u128 = 0;
     let mut rest = body;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let (number, after_number) = rest.split_at(number_len);
         if number.is_empty() || number == "." {
             return Err(invalid());
@@ -89,8 +98,12 @@ pub fn parse_signed(text: &str) -> Result<SignedDuration, DurationError> {
             .ok_or_else(|| DurationError::Overflow(text.to_string()))?;
         rest = after_unit;
     }
-    let nanos = u64::try_from(total_nanos).map_err(|_| DurationError::Overflow(text.to_string()))?;
-    Ok(SignedDuration { negative, magnitude: Duration::from_nanos(nanos) })
+    let nanos =
+        u64::try_from(total_nanos).map_err(|_| DurationError::Overflow(text.to_string()))?;
+    Ok(SignedDuration {
+        negative,
+        magnitude: Duration::from_nanos(nanos),
+    })
 }
 
 /// `number` (digits with at most one dot) times `unit_nanos`, truncating below a nanosecond.
@@ -99,7 +112,11 @@ fn scaled(number: &str, unit_nanos: u128) -> Option<u128> {
     if fraction.contains('.') || (whole.is_empty() && fraction.is_empty()) {
         return None;
     }
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut result = whole.checked_mul(unit_nanos)?;
     let mut scale = unit_nanos;
     for digit in fraction.bytes() {
@@ -118,7 +135,10 @@ mod tests {
 
     #[test]
     fn bare_integers_are_seconds() {
-        assert_eq!(from_int_or_string(&IntOrString::Int(42)), Ok(Duration::from_secs(42)));
+        assert_eq!(
+            from_int_or_string(&IntOrString::Int(42)),
+            Ok(Duration::from_secs(42))
+        );
         assert_eq!(parse("42"), Ok(Duration::from_secs(42)));
     }
 
@@ -143,7 +163,10 @@ mod tests {
         );
         assert_eq!(
             parse_signed("-1ms"),
-            Ok(SignedDuration { negative: true, magnitude: Duration::from_millis(1) })
+            Ok(SignedDuration {
+                negative: true,
+                magnitude: Duration::from_millis(1)
+            })
         );
     }
 

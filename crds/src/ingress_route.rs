@@ -25,6 +25,7 @@ use crate::status::RouteObjectStatus;
     printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["routes"]))]
 pub struct IngressRouteSpec {
     /// Only controllers serving this class process the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +34,8 @@ pub struct IngressRouteSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entry_points: Vec<String>,
     /// One router per route.
+    // Required by the schema; decoding tolerates its absence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
     /// Presence (even `{}`) makes every router of this IngressRoute a TLS router.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,9 +48,12 @@ pub struct IngressRouteSpec {
 /// One HTTP router.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["match"]))]
 pub struct Route {
     /// The rule, e.g. ``Host(`example.com`) && PathPrefix(`/api`)``.
-    #[serde(rename = "match")]
+    // Required by the schema; decoded as empty when missing so only this route is skipped,
+    // as in Traefik.
+    #[serde(rename = "match", default, skip_serializing_if = "String::is_empty")]
     pub match_: String,
     /// Only `Rule` exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,7 +86,10 @@ pub struct RouterObservability {
     pub metrics: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<bool>,
-    #[serde(default = "default_trace_verbosity", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default = "default_trace_verbosity",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(extend("enum" = ["minimal", "detailed"]))]
     pub trace_verbosity: Option<String>,
 }

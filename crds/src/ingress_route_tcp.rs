@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{Domain, ObjectRef, ProxyProtocol, default_weight, is_false};
+
 use crate::status::RouteObjectStatus;
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -26,12 +27,15 @@ use crate::status::RouteObjectStatus;
     printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["routes"]))]
 pub struct IngressRouteTCPSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_class_name: Option<String>,
     /// Entry point names; the default entry points when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entry_points: Vec<String>,
+    // Required by the schema; decoding tolerates its absence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteTCP>,
     /// Absent: plain TCP routers, which may only match ``HostSNI(`*`)``.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,9 +45,11 @@ pub struct IngressRouteTCPSpec {
 /// One TCP router.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["match"]))]
 pub struct RouteTCP {
     /// The rule, e.g. ``HostSNI(`db.example.com`)``.
-    #[serde(rename = "match")]
+    // Required by the schema; decoded as empty when missing so only this route is skipped.
+    #[serde(rename = "match", default, skip_serializing_if = "String::is_empty")]
     pub match_: String,
     /// 0 means "the length of the rule" (-1 for ``HostSNI(`*`)`` alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,11 +73,19 @@ fn default_termination_delay() -> Option<i64> {
 /// A Kubernetes Service a TCP route forwards to.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["name", "port"]))]
 pub struct ServiceTCP {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Service port number or name.
+    // Required by the schema; decoded as 0 ("port not defined") when missing so only this
+    // service entry is dropped.
+    #[serde(
+        default = "crate::common::undefined_port",
+        skip_serializing_if = "crate::common::is_undefined_port"
+    )]
     #[schemars(schema_with = "crate::schema::int_or_string")]
     pub port: IntOrString,
     /// Used when the route has several services.
@@ -86,7 +100,10 @@ pub struct ServiceTCP {
     pub proxy_protocol: Option<ProxyProtocol>,
     /// Deprecated, milliseconds (negative: never close the read side); only without
     /// `serversTransport`.
-    #[serde(default = "default_termination_delay", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default = "default_termination_delay",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub termination_delay: Option<i64>,
     /// ServersTransportTCP name in the IngressRouteTCP's namespace, or `name@provider`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

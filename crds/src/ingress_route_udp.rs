@@ -26,12 +26,15 @@ use crate::status::RouteObjectStatus;
     printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["routes"]))]
 pub struct IngressRouteUDPSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_class_name: Option<String>,
     /// Entry point names; every UDP entry point when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entry_points: Vec<String>,
+    // Required by the schema; decoding tolerates its absence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteUDP>,
 }
 
@@ -46,11 +49,19 @@ pub struct RouteUDP {
 /// A Kubernetes Service a UDP route forwards to.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("required" = ["name", "port"]))]
 pub struct ServiceUDP {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Service port number or name.
+    // Required by the schema; decoded as 0 ("port not defined") when missing so only this
+    // service entry is dropped.
+    #[serde(
+        default = "crate::common::undefined_port",
+        skip_serializing_if = "crate::common::is_undefined_port"
+    )]
     #[schemars(schema_with = "crate::schema::int_or_string")]
     pub port: IntOrString,
     #[serde(default = "default_weight")]

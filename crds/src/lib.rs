@@ -29,7 +29,9 @@ pub use ingress_route_udp::{IngressRouteUDP, IngressRouteUDPSpec};
 pub use kind::{DecodeError, Kind, MeshObject, decode, decode_any};
 pub use middleware::{Middleware, MiddlewareSpec};
 pub use middleware_tcp::{MiddlewareTCP, MiddlewareTCPSpec};
-pub use servers_transport::{ServersTransport, ServersTransportSpec, ServersTransportTCP, ServersTransportTCPSpec};
+pub use servers_transport::{
+    ServersTransport, ServersTransportSpec, ServersTransportTCP, ServersTransportTCPSpec,
+};
 pub use status::{MeshStatus, RouteObjectStatus, RouteStatus};
 pub use tls::{TLSOption, TLSOptionSpec, TLSStore, TLSStoreSpec};
 pub use traefik_service::{TraefikService, TraefikServiceSpec};

@@ -8,7 +8,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::{ClientTls, IpStrategy, LoadBalancerSpec, ObjectRef, SourceCriterion, is_false};
+use crate::common::{
+    ClientTls, IpStrategy, LoadBalancerSpec, ObjectRef, SourceCriterion, is_false,
+};
 use crate::status::MeshStatus;
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -72,7 +74,11 @@ pub struct MiddlewareSpec {
     pub circuit_breaker: Option<CircuitBreaker>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compress: Option<Compress>,
-    #[serde(default, rename = "passTLSClientCert", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "passTLSClientCert",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pass_tls_client_cert: Option<PassTlsClientCert>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
@@ -117,7 +123,11 @@ impl MiddlewareSpec {
             ("grpcWeb", self.grpc_web.is_some()),
             ("plugin", self.plugin.is_some()),
         ];
-        candidates.into_iter().filter(|(_, set)| *set).map(|(name, _)| name).collect()
+        candidates
+            .into_iter()
+            .filter(|(_, set)| *set)
+            .map(|(name, _)| name)
+            .collect()
     }
 }
 
@@ -233,11 +243,23 @@ pub struct Headers {
     pub allowed_hosts: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts_proxy_headers: Vec<String>,
-    #[serde(default, rename = "sslProxyHeaders", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        rename = "sslProxyHeaders",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub ssl_proxy_headers: BTreeMap<String, String>,
-    #[serde(default, rename = "stsSeconds", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "stsSeconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sts_seconds: Option<i64>,
-    #[serde(default, rename = "stsIncludeSubdomains", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        rename = "stsIncludeSubdomains",
+        skip_serializing_if = "is_false"
+    )]
     pub sts_include_subdomains: bool,
     #[serde(default, rename = "stsPreload", skip_serializing_if = "is_false")]
     pub sts_preload: bool,
@@ -251,7 +273,11 @@ pub struct Headers {
     pub content_type_nosniff: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub browser_xss_filter: bool,
-    #[serde(default, rename = "customBrowserXSSValue", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "customBrowserXSSValue",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub custom_browser_xss_value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_security_policy: Option<String>,
@@ -269,16 +295,28 @@ pub struct Headers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_policy: Option<String>,
     /// Deprecated: use a redirectScheme middleware.
-    #[serde(default, rename = "sslRedirect", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sslRedirect",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssl_redirect: Option<bool>,
     /// Deprecated.
-    #[serde(default, rename = "sslTemporaryRedirect", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sslTemporaryRedirect",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssl_temporary_redirect: Option<bool>,
     /// Deprecated.
     #[serde(default, rename = "sslHost", skip_serializing_if = "Option::is_none")]
     pub ssl_host: Option<String>,
     /// Deprecated.
-    #[serde(default, rename = "sslForceHost", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sslForceHost",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssl_force_host: Option<bool>,
 }
 
@@ -497,7 +535,11 @@ pub struct ForwardAuth {
     #[serde(default, skip_serializing_if = "is_false")]
     pub preserve_request_method: bool,
     /// Where a 401 from the auth server redirects.
-    #[serde(default, rename = "authSigninURL", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "authSigninURL",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub auth_signin_url: Option<String>,
 }
 

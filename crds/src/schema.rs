@@ -39,9 +39,40 @@ pub fn plugin_map(_: &mut SchemaGenerator) -> Schema {
 /// `status.conditions`: metav1.Condition items, merged per `type` by the apiserver
 /// (server-side apply and strategic merge treat the list as a map).
 pub fn conditions(generator: &mut SchemaGenerator) -> Schema {
-    let mut schema = generator.subschema_for::<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>();
+    let mut schema =
+        generator.subschema_for::<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>();
+    // The validations metav1.Condition carries in Go (kubebuilder markers), which the
+    // generated k8s-openapi schema lacks.
+    if let Some(properties) = schema
+        .get_mut("items")
+        .and_then(|items| items.get_mut("properties"))
+        .and_then(|properties| properties.as_object_mut())
+    {
+        let mut constrain = |field: &str, extra: serde_json::Value| {
+            if let (Some(target), serde_json::Value::Object(extra)) = (
+                properties.get_mut(field).and_then(|f| f.as_object_mut()),
+                extra,
+            ) {
+                target.extend(extra);
+            }
+        };
+        constrain(
+            "status",
+            serde_json::json!({ "enum": ["True", "False", "Unknown"] }),
+        );
+        constrain("type", serde_json::json!({ "maxLength": 316 }));
+        constrain(
+            "reason",
+            serde_json::json!({ "maxLength": 1024, "minLength": 1, "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$" }),
+        );
+        constrain("message", serde_json::json!({ "maxLength": 32768 }));
+        constrain("observedGeneration", serde_json::json!({ "minimum": 0 }));
+    }
     schema.insert("x-kubernetes-list-type".into(), "map".into());
-    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    schema.insert(
+        "x-kubernetes-list-map-keys".into(),
+        serde_json::json!(["type"]),
+    );
     schema.insert("maxItems".into(), 8.into());
     schema
 }
@@ -50,7 +81,10 @@ pub fn conditions(generator: &mut SchemaGenerator) -> Schema {
 pub fn routes(generator: &mut SchemaGenerator) -> Schema {
     let mut schema = generator.subschema_for::<Vec<crate::status::RouteStatus>>();
     schema.insert("x-kubernetes-list-type".into(), "map".into());
-    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["index"]));
+    schema.insert(
+        "x-kubernetes-list-map-keys".into(),
+        serde_json::json!(["index"]),
+    );
     schema.insert("maxItems".into(), crate::status::MAX_ROUTE_STATUSES.into());
     schema
 }

@@ -35,7 +35,11 @@ pub struct ServersTransportSpec {
     #[serde(default, rename = "rootCAs", skip_serializing_if = "Vec::is_empty")]
     pub root_cas: Vec<RootCa>,
     /// Deprecated: use `rootCAs`.
-    #[serde(default, rename = "rootCAsSecrets", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "rootCAsSecrets",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub root_cas_secrets: Vec<String>,
     /// Client certificates (`tls.crt`/`tls.key`) for mTLS to the backends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -55,9 +59,17 @@ pub struct ServersTransportSpec {
     #[serde(default, rename = "disableHTTP2", skip_serializing_if = "is_false")]
     pub disable_http2: bool,
     /// Deprecated: use `peerCertSANs`.
-    #[serde(default, rename = "peerCertURI", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "peerCertURI",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub peer_cert_uri: Option<String>,
-    #[serde(default, rename = "peerCertSANs", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "peerCertSANs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub peer_cert_sans: Vec<PeerCertSan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spiffe: Option<Spiffe>,
@@ -164,15 +176,27 @@ pub struct TlsClientConfig {
     #[serde(default, rename = "rootCAs", skip_serializing_if = "Vec::is_empty")]
     pub root_cas: Vec<RootCa>,
     /// Deprecated: use `rootCAs`.
-    #[serde(default, rename = "rootCAsSecrets", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "rootCAsSecrets",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub root_cas_secrets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates_secrets: Vec<String>,
     /// Deprecated: use `peerCertSANs`.
-    #[serde(default, rename = "peerCertURI", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "peerCertURI",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub peer_cert_uri: Option<String>,
     /// Accepted but ignored, as in Traefik.
-    #[serde(default, rename = "peerCertSANs", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "peerCertSANs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub peer_cert_sans: Vec<PeerCertSan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spiffe: Option<Spiffe>,

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +129,11 @@ impl ConditionStatus {
 
 impl From<bool> for ConditionStatus {
     fn from(value: bool) -> Self {
-        if value { ConditionStatus::True } else { ConditionStatus::False }
+        if value {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        }
     }
 }
 
@@ -212,7 +216,11 @@ impl fmt::Display for Reason {
 pub fn aggregate_reasons<I: IntoIterator<Item = Reason>>(reasons: I) -> Option<Reason> {
     let mut reasons = reasons.into_iter();
     let first = reasons.next()?;
-    if reasons.all(|other| other == first) { Some(first) } else { Some(Reason::MultipleReasons) }
+    if reasons.all(|other| other == first) {
+        Some(first)
+    } else {
+        Some(Reason::MultipleReasons)
+    }
 }
 
 /// Builds a condition; `lastTransitionTime` is `now` (see [`set_condition`] to keep it).
@@ -238,10 +246,16 @@ pub fn new_condition(
 /// the condition is new or its `status` flips, and is kept otherwise (a new reason or message
 /// is not a transition). Returns true when anything other than the time changed.
 pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition, now: Time) -> bool {
-    match conditions.iter_mut().find(|existing| existing.type_ == new.type_) {
+    match conditions
+        .iter_mut()
+        .find(|existing| existing.type_ == new.type_)
+    {
         Some(existing) => {
-            new.last_transition_time =
-                if existing.status == new.status { existing.last_transition_time.clone() } else { now };
+            new.last_transition_time = if existing.status == new.status {
+                existing.last_transition_time.clone()
+            } else {
+                now
+            };
             let changed = !condition_equal_ignoring_time(existing, &new);
             *existing = new;
             changed
@@ -263,7 +277,9 @@ pub fn remove_condition(conditions: &mut Vec<Condition>, type_: ConditionType) -
 
 /// The condition of `type_`, if present.
 pub fn find_condition(conditions: &[Condition], type_: ConditionType) -> Option<&Condition> {
-    conditions.iter().find(|condition| condition.type_ == type_.as_str())
+    conditions
+        .iter()
+        .find(|condition| condition.type_ == type_.as_str())
 }
 
 fn condition_equal_ignoring_time(a: &Condition, b: &Condition) -> bool {
@@ -291,11 +307,20 @@ pub fn conditions_equal_ignoring_time(a: &[Condition], b: &[Condition]) -> bool 
 /// - else any missing or Unknown: Ready=Unknown, reason Pending;
 /// - else Ready=True, reason `Ready`, or the `Degraded` reason while Degraded is True
 ///   (the object serves traffic, but not all of it as written).
-pub fn summarize_ready(conditions: &[Condition], observed_generation: Option<i64>, now: Time) -> Condition {
-    const INPUTS: [ConditionType; 3] =
-        [ConditionType::Accepted, ConditionType::ResolvedRefs, ConditionType::Programmed];
+pub fn summarize_ready(
+    conditions: &[Condition],
+    observed_generation: Option<i64>,
+    now: Time,
+) -> Condition {
+    const INPUTS: [ConditionType; 3] = [
+        ConditionType::Accepted,
+        ConditionType::ResolvedRefs,
+        ConditionType::Programmed,
+    ];
     let status_of = |type_| {
-        find_condition(conditions, type_).map_or(ConditionStatus::Unknown, |c| ConditionStatus::parse(&c.status))
+        find_condition(conditions, type_).map_or(ConditionStatus::Unknown, |c| {
+            ConditionStatus::parse(&c.status)
+        })
     };
 
     let failed: Vec<&Condition> = INPUTS
@@ -311,10 +336,20 @@ pub fn summarize_ready(conditions: &[Condition], observed_generation: Option<i64
             .filter(|message| !message.is_empty())
             .collect::<Vec<_>>()
             .join("; ");
-        return new_condition(ConditionType::Ready, ConditionStatus::False, reason, message, observed_generation, now);
+        return new_condition(
+            ConditionType::Ready,
+            ConditionStatus::False,
+            reason,
+            message,
+            observed_generation,
+            now,
+        );
     }
 
-    if let Some(pending) = INPUTS.iter().find(|type_| status_of(**type_) == ConditionStatus::Unknown) {
+    if let Some(pending) = INPUTS
+        .iter()
+        .find(|type_| status_of(**type_) == ConditionStatus::Unknown)
+    {
         let message = format!("{pending} is not known yet");
         return new_condition(
             ConditionType::Ready,
@@ -337,7 +372,14 @@ pub fn summarize_ready(conditions: &[Condition], observed_generation: Option<i64
             observed_generation,
             now,
         ),
-        None => new_condition(ConditionType::Ready, ConditionStatus::True, Reason::Ready, "", observed_generation, now),
+        None => new_condition(
+            ConditionType::Ready,
+            ConditionStatus::True,
+            Reason::Ready,
+            "",
+            observed_generation,
+            now,
+        ),
     }
 }
 
@@ -350,7 +392,12 @@ mod tests {
         Time(Timestamp::from_second(seconds).expect("valid test timestamp"))
     }
 
-    fn condition(type_: ConditionType, status: ConditionStatus, reason: Reason, message: &str) -> Condition {
+    fn condition(
+        type_: ConditionType,
+        status: ConditionStatus,
+        reason: Reason,
+        message: &str,
+    ) -> Condition {
         new_condition(type_, status, reason, message, Some(3), at(0))
     }
 
@@ -359,7 +406,12 @@ mod tests {
         let mut conditions = Vec::new();
         let added = set_condition(
             &mut conditions,
-            condition(ConditionType::Accepted, ConditionStatus::True, Reason::Accepted, ""),
+            condition(
+                ConditionType::Accepted,
+                ConditionStatus::True,
+                Reason::Accepted,
+                "",
+            ),
             at(100),
         );
         assert!(added);
@@ -370,16 +422,34 @@ mod tests {
     #[test]
     fn set_condition_keeps_transition_time_while_status_is_unchanged() {
         let mut conditions = Vec::new();
-        let false_backend = condition(ConditionType::ResolvedRefs, ConditionStatus::False, Reason::BackendNotFound, "a");
+        let false_backend = condition(
+            ConditionType::ResolvedRefs,
+            ConditionStatus::False,
+            Reason::BackendNotFound,
+            "a",
+        );
         set_condition(&mut conditions, false_backend, at(100));
 
-        let new_reason = condition(ConditionType::ResolvedRefs, ConditionStatus::False, Reason::PortNotFound, "b");
+        let new_reason = condition(
+            ConditionType::ResolvedRefs,
+            ConditionStatus::False,
+            Reason::PortNotFound,
+            "b",
+        );
         assert!(set_condition(&mut conditions, new_reason, at(200)));
         assert_eq!(conditions[0].last_transition_time, at(100));
         assert_eq!(conditions[0].reason, "PortNotFound");
 
-        let same = condition(ConditionType::ResolvedRefs, ConditionStatus::False, Reason::PortNotFound, "b");
-        assert!(!set_condition(&mut conditions, same, at(300)), "nothing but time changed");
+        let same = condition(
+            ConditionType::ResolvedRefs,
+            ConditionStatus::False,
+            Reason::PortNotFound,
+            "b",
+        );
+        assert!(
+            !set_condition(&mut conditions, same, at(300)),
+            "nothing but time changed"
+        );
         assert_eq!(conditions[0].last_transition_time, at(100));
     }
 
@@ -388,12 +458,22 @@ mod tests {
         let mut conditions = Vec::new();
         set_condition(
             &mut conditions,
-            condition(ConditionType::Programmed, ConditionStatus::Unknown, Reason::Pending, ""),
+            condition(
+                ConditionType::Programmed,
+                ConditionStatus::Unknown,
+                Reason::Pending,
+                "",
+            ),
             at(100),
         );
         set_condition(
             &mut conditions,
-            condition(ConditionType::Programmed, ConditionStatus::True, Reason::Programmed, ""),
+            condition(
+                ConditionType::Programmed,
+                ConditionStatus::True,
+                Reason::Programmed,
+                "",
+            ),
             at(200),
         );
         assert_eq!(conditions.len(), 1);
@@ -403,8 +483,12 @@ mod tests {
 
     #[test]
     fn remove_condition_reports_whether_it_was_present() {
-        let mut conditions =
-            vec![condition(ConditionType::Degraded, ConditionStatus::True, Reason::RoutesDropped, "")];
+        let mut conditions = vec![condition(
+            ConditionType::Degraded,
+            ConditionStatus::True,
+            Reason::RoutesDropped,
+            "",
+        )];
         assert!(remove_condition(&mut conditions, ConditionType::Degraded));
         assert!(conditions.is_empty());
         assert!(!remove_condition(&mut conditions, ConditionType::Degraded));
@@ -413,8 +497,18 @@ mod tests {
     #[test]
     fn equality_ignores_time_and_order_but_not_content() {
         let a = vec![
-            condition(ConditionType::Accepted, ConditionStatus::True, Reason::Accepted, ""),
-            condition(ConditionType::Ready, ConditionStatus::True, Reason::Ready, ""),
+            condition(
+                ConditionType::Accepted,
+                ConditionStatus::True,
+                Reason::Accepted,
+                "",
+            ),
+            condition(
+                ConditionType::Ready,
+                ConditionStatus::True,
+                Reason::Ready,
+                "",
+            ),
         ];
         let mut b = a.clone();
         b.reverse();
@@ -432,29 +526,57 @@ mod tests {
 
     fn all_good() -> Vec<Condition> {
         vec![
-            condition(ConditionType::Accepted, ConditionStatus::True, Reason::Accepted, ""),
-            condition(ConditionType::ResolvedRefs, ConditionStatus::True, Reason::ResolvedRefs, ""),
-            condition(ConditionType::Programmed, ConditionStatus::True, Reason::Programmed, ""),
+            condition(
+                ConditionType::Accepted,
+                ConditionStatus::True,
+                Reason::Accepted,
+                "",
+            ),
+            condition(
+                ConditionType::ResolvedRefs,
+                ConditionStatus::True,
+                Reason::ResolvedRefs,
+                "",
+            ),
+            condition(
+                ConditionType::Programmed,
+                ConditionStatus::True,
+                Reason::Programmed,
+                "",
+            ),
         ]
     }
 
     #[test]
     fn ready_is_true_when_everything_is_true() {
         let ready = summarize_ready(&all_good(), Some(3), at(5));
-        assert_eq!((ready.type_.as_str(), ready.status.as_str(), ready.reason.as_str()), ("Ready", "True", "Ready"));
+        assert_eq!(
+            (
+                ready.type_.as_str(),
+                ready.status.as_str(),
+                ready.reason.as_str()
+            ),
+            ("Ready", "True", "Ready")
+        );
         assert_eq!(ready.observed_generation, Some(3));
     }
 
     #[test]
     fn ready_is_unknown_pending_while_a_condition_is_missing_or_unknown() {
         let ready = summarize_ready(&all_good()[..2], Some(3), at(5));
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("Unknown", "Pending"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("Unknown", "Pending")
+        );
         assert!(ready.message.contains("Programmed"), "{}", ready.message);
 
         let mut conditions = all_good();
         conditions[1].status = "Unknown".into();
         let ready = summarize_ready(&conditions, Some(3), at(5));
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("Unknown", "Pending"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("Unknown", "Pending")
+        );
     }
 
     #[test]
@@ -466,12 +588,28 @@ mod tests {
             Reason::BackendNotFound,
             "routes[1].services[0]: Service default/api not found",
         );
-        conditions[2] = condition(ConditionType::Programmed, ConditionStatus::False, Reason::Pending, "waiting");
+        conditions[2] = condition(
+            ConditionType::Programmed,
+            ConditionStatus::False,
+            Reason::Pending,
+            "waiting",
+        );
         let ready = summarize_ready(&conditions, Some(3), at(5));
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "BackendNotFound"));
-        assert_eq!(ready.message, "routes[1].services[0]: Service default/api not found; waiting");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "BackendNotFound")
+        );
+        assert_eq!(
+            ready.message,
+            "routes[1].services[0]: Service default/api not found; waiting"
+        );
 
-        conditions[0] = condition(ConditionType::Accepted, ConditionStatus::False, Reason::InvalidRule, "bad rule");
+        conditions[0] = condition(
+            ConditionType::Accepted,
+            ConditionStatus::False,
+            Reason::InvalidRule,
+            "bad rule",
+        );
         let ready = summarize_ready(&conditions, Some(3), at(5));
         assert_eq!(ready.reason, "InvalidRule");
     }
@@ -482,7 +620,10 @@ mod tests {
         conditions[0].status = "False".into();
         conditions[0].reason = "SomethingNew".into();
         let ready = summarize_ready(&conditions, None, at(5));
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "MultipleReasons"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "MultipleReasons")
+        );
     }
 
     #[test]
@@ -495,7 +636,10 @@ mod tests {
             "routes[1] dropped",
         ));
         let ready = summarize_ready(&conditions, Some(3), at(5));
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "RoutesDropped"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "RoutesDropped")
+        );
         assert_eq!(ready.message, "routes[1] dropped");
     }
 

@@ -88,7 +88,8 @@ pub struct HighestRandomWeight {
 pub struct Failover {
     pub service: LoadBalancerSpec,
     pub fallback: LoadBalancerSpec,
-    /// Required by the schema; tolerated when missing (Traefik's own tests omit it).
+    /// The answers of `service` that trigger the fallback.
+    // Traefik's schema requires it, its own tests omit it: tolerated when missing.
     #[serde(default)]
     pub errors: FailoverErrors,
 }
@@ -110,6 +111,9 @@ pub struct FailoverErrors {
 
 impl Default for FailoverErrors {
     fn default() -> Self {
-        FailoverErrors { status: Vec::new(), max_request_body_bytes: default_failover_max_request_body_bytes() }
+        FailoverErrors {
+            status: Vec::new(),
+            max_request_body_bytes: default_failover_max_request_body_bytes(),
+        }
     }
 }

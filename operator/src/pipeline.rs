@@ -68,26 +68,29 @@ impl Pipeline {
     pub async fn rebuild(&self) -> Rebuild {
         let world = self.world.clone();
         let options = self.options.clone();
-        let started = Instant::now();
-        // Translation is CPU work: keep it off the async workers that serve traffic.
-        let translated = tokio::task::spawn_blocking(move || {
-            world.read(|view| (view.version, translate(&view.snapshot, &options)))
+        let data_plane = Arc::clone(&self.data_plane);
+        // Translation and compilation are CPU work: keep them off the async workers that
+        // serve traffic.
+        let built = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let (world_version, mut translation) =
+                world.read(|view| (view.version, translate(&view.snapshot, &options)));
+            let translate_time = started.elapsed();
+            let applied_at = Instant::now();
+            let config = std::mem::take(&mut translation.config);
+            let verdict = data_plane.apply(config);
+            (world_version, translation, verdict, translate_time, applied_at.elapsed())
         })
         .await;
-        let (world_version, translation) = match translated {
+        let (world_version, translation, verdict, translate_time, apply_time) = match built {
             Ok(result) => result,
             Err(error) => {
-                // A panic in translate must not take the controller down; the old config
-                // keeps serving and the next change retries.
-                tracing::error!(%error, "translation failed; keeping the previous configuration");
+                // A panic in translate or apply must not take the controller down: the
+                // previous configuration keeps serving and the next change retries.
+                tracing::error!(%error, "rebuild failed; keeping the previous configuration");
                 return Rebuild::default();
             }
         };
-        let translate_time = started.elapsed();
-
-        let applied_at = Instant::now();
-        let verdict = self.data_plane.apply(translation.config);
-        let apply_time = applied_at.elapsed();
 
         let mut statuses = translation.statuses;
         apply_verdict(&mut statuses, &translation.router_owners, &verdict);
@@ -119,7 +122,7 @@ fn info_rebuild(rebuild: &Rebuild, changed: usize, rejected: usize) {
         rejected_routers = rejected,
         translate_ms = rebuild.translate.as_secs_f64() * 1e3,
         apply_ms = rebuild.apply.as_secs_f64() * 1e3,
-        "configuration applied"
+        "rebuilt"
     );
 }
 
@@ -131,7 +134,7 @@ fn debug_rebuild(rebuild: &Rebuild, changed: usize, rejected: usize) {
         rejected_routers = rejected,
         translate_ms = rebuild.translate.as_secs_f64() * 1e3,
         apply_ms = rebuild.apply.as_secs_f64() * 1e3,
-        "configuration applied"
+        "rebuilt"
     );
 }
 

@@ -6,8 +6,24 @@
 //! - `service`: load balancers, weighted/mirroring/failover services, health checks.
 //! - `upstream`: pooled connections to servers, servers transports (TLS, timeouts, h2c).
 //! - `body`: the one body type every layer speaks.
+//! - `middleware`: middleware chains (compiled once per config, run per request).
+//! - `router`: dispatch of one request: router index -> chain -> service; access log.
+//! - `runtime`: [`Proxy`]: `apply` (validation into per-object problems, atomic swap).
+//! - `server`: entry point listeners (HTTP/1.1 + h2c on one port, upgrades).
+//! - `admin`: the Traefik-shaped admin API, `/metrics`, `/ping`.
+//! - `metrics`: lock-free per-router and per-service counters.
+pub mod admin;
 pub mod body;
 pub mod config;
+pub mod metrics;
+pub mod middleware;
+pub mod router;
 pub mod rule;
+pub mod runtime;
+pub mod server;
 pub mod service;
 pub mod upstream;
+
+pub use config::{Config, StaticConfig};
+pub use runtime::{ApplyReport, Proxy};
+pub use server::{RunningProxy, ServeError};

@@ -25,6 +25,11 @@ if control_plane_cached && helm_cached; then
   exit 0
 fi
 
+if ! command -v go >/dev/null; then
+  echo "error: building the test control plane needs Go 1.24+ on PATH (https://go.dev/dl/)" >&2
+  exit 1
+fi
+
 mkdir -p "$bin"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -12,7 +12,10 @@ use crate::error::{HarnessError, Result};
 
 /// Parses every non-empty document of a multi-document YAML text.
 pub(crate) fn parse_documents<T: DeserializeOwned>(text: &str, origin: &str) -> Result<Vec<T>> {
-    let yaml_error = |source| HarnessError::Yaml { origin: origin.to_string(), source };
+    let yaml_error = |source| HarnessError::Yaml {
+        origin: origin.to_string(),
+        source,
+    };
     let mut documents = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
         let value = serde_yaml::Value::deserialize(document).map_err(yaml_error)?;
@@ -25,14 +28,19 @@ pub(crate) fn parse_documents<T: DeserializeOwned>(text: &str, origin: &str) -> 
 }
 
 pub(crate) fn read_documents<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let text = std::fs::read_to_string(path).map_err(HarnessError::io(format!("reading {}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(HarnessError::io(format!("reading {}", path.display())))?;
     parse_documents(&text, &path.display().to_string())
 }
 
 /// Server-side applies each object of `text` (as the client's user), resolving kinds through
 /// discovery. Namespaced objects without a namespace go to `default_namespace`.
 /// Returns the objects as the apiserver stored them.
-pub async fn apply_yaml(client: &kube::Client, text: &str, default_namespace: &str) -> Result<Vec<DynamicObject>> {
+pub async fn apply_yaml(
+    client: &kube::Client,
+    text: &str,
+    default_namespace: &str,
+) -> Result<Vec<DynamicObject>> {
     let mut applied = Vec::new();
     for object in parse_documents::<DynamicObject>(text, "manifest")? {
         applied.push(apply_object(client, object, default_namespace).await?);
@@ -41,39 +49,74 @@ pub async fn apply_yaml(client: &kube::Client, text: &str, default_namespace: &s
 }
 
 /// [`apply_yaml`] for a file.
-pub async fn apply_yaml_file(client: &kube::Client, path: &Path, default_namespace: &str) -> Result<Vec<DynamicObject>> {
-    let text = std::fs::read_to_string(path).map_err(HarnessError::io(format!("reading {}", path.display())))?;
+pub async fn apply_yaml_file(
+    client: &kube::Client,
+    path: &Path,
+    default_namespace: &str,
+) -> Result<Vec<DynamicObject>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(HarnessError::io(format!("reading {}", path.display())))?;
     apply_yaml(client, &text, default_namespace)
         .await
-        .map_err(|error| HarnessError::InvalidManifest { origin: path.display().to_string(), detail: format!("{error:#}") })
+        .map_err(|error| HarnessError::InvalidManifest {
+            origin: path.display().to_string(),
+            detail: format!("{error:#}"),
+        })
 }
 
-async fn apply_object(client: &kube::Client, mut object: DynamicObject, default_namespace: &str) -> Result<DynamicObject> {
-    let types = object.types.clone().ok_or_else(|| HarnessError::InvalidManifest {
-        origin: "manifest".into(),
-        detail: "an object without apiVersion/kind".into(),
-    })?;
-    let gvk = GroupVersionKind::try_from(&types).map_err(|error| HarnessError::InvalidManifest {
-        origin: "manifest".into(),
-        detail: format!("apiVersion {}: {error}", types.api_version),
-    })?;
-    let name = object.metadata.name.clone().ok_or_else(|| HarnessError::InvalidManifest {
-        origin: "manifest".into(),
-        detail: format!("a {} without metadata.name", types.kind),
-    })?;
-    let (resource, capabilities) = discovery::pinned_kind(client, &gvk)
-        .await
-        .map_err(HarnessError::kube(format!("discovering {}", types.api_version)))?;
+async fn apply_object(
+    client: &kube::Client,
+    mut object: DynamicObject,
+    default_namespace: &str,
+) -> Result<DynamicObject> {
+    let types = object
+        .types
+        .clone()
+        .ok_or_else(|| HarnessError::InvalidManifest {
+            origin: "manifest".into(),
+            detail: "an object without apiVersion/kind".into(),
+        })?;
+    let gvk =
+        GroupVersionKind::try_from(&types).map_err(|error| HarnessError::InvalidManifest {
+            origin: "manifest".into(),
+            detail: format!("apiVersion {}: {error}", types.api_version),
+        })?;
+    let name = object
+        .metadata
+        .name
+        .clone()
+        .ok_or_else(|| HarnessError::InvalidManifest {
+            origin: "manifest".into(),
+            detail: format!("a {} without metadata.name", types.kind),
+        })?;
+    let (resource, capabilities) =
+        discovery::pinned_kind(client, &gvk)
+            .await
+            .map_err(HarnessError::kube(format!(
+                "discovering {}",
+                types.api_version
+            )))?;
     let api: Api<DynamicObject> = match capabilities.scope {
         Scope::Namespaced => {
-            let namespace = object.metadata.namespace.get_or_insert_with(|| default_namespace.to_string()).clone();
+            let namespace = object
+                .metadata
+                .namespace
+                .get_or_insert_with(|| default_namespace.to_string())
+                .clone();
             Api::namespaced_with(client.clone(), &namespace, &resource)
         }
         Scope::Cluster => Api::all_with(client.clone(), &resource),
     };
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&object))
-        .await
-        .map_err(HarnessError::kube(format!("applying {} {name}", types.kind)))
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .map_err(HarnessError::kube(format!(
+        "applying {} {name}",
+        types.kind
+    )))
 }
 
 #[cfg(test)]
@@ -84,13 +127,17 @@ mod tests {
     fn empty_documents_are_skipped() {
         let text = "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n# only a comment\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n";
         let objects: Vec<DynamicObject> = parse_documents(text, "test").expect("parse");
-        let names: Vec<_> = objects.iter().filter_map(|object| object.metadata.name.clone()).collect();
+        let names: Vec<_> = objects
+            .iter()
+            .filter_map(|object| object.metadata.name.clone())
+            .collect();
         assert_eq!(names, ["a", "b"]);
     }
 
     #[test]
     fn broken_yaml_names_its_origin() {
-        let error = parse_documents::<DynamicObject>("kind: [unclosed", "crds/x.yaml").expect_err("must fail");
+        let error = parse_documents::<DynamicObject>("kind: [unclosed", "crds/x.yaml")
+            .expect_err("must fail");
         assert_eq!(error.to_string(), "YAML in crds/x.yaml");
     }
 }

@@ -20,7 +20,8 @@ pub fn backend_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("MESH_TEST_BACKEND") {
         return Ok(PathBuf::from(path));
     }
-    let exe = std::env::current_exe().map_err(HarnessError::io("locating the running test binary"))?;
+    let exe =
+        std::env::current_exe().map_err(HarnessError::io("locating the running test binary"))?;
     // target/<profile>/deps/<test> -> target/<profile>/mesh-test-backend
     let candidate = exe
         .parent()
@@ -56,8 +57,19 @@ pub struct BackendSpec {
 }
 
 impl BackendSpec {
-    pub fn new(binary: impl Into<PathBuf>, name: impl Into<String>, mode: BackendMode, port: u16) -> Self {
-        Self { binary: binary.into(), name: name.into(), mode, port, announce: false }
+    pub fn new(
+        binary: impl Into<PathBuf>,
+        name: impl Into<String>,
+        mode: BackendMode,
+        port: u16,
+    ) -> Self {
+        Self {
+            binary: binary.into(),
+            name: name.into(),
+            mode,
+            port,
+            announce: false,
+        }
     }
 
     pub fn announce(mut self) -> Self {
@@ -101,9 +113,17 @@ pub struct RunningBackend {
 }
 
 impl RunningBackend {
-    pub(crate) async fn start(spec: &BackendSpec, command: Command, addr: SocketAddr, log_dir: &Path) -> Result<Self> {
+    pub(crate) async fn start(
+        spec: &BackendSpec,
+        command: Command,
+        addr: SocketAddr,
+        log_dir: &Path,
+    ) -> Result<Self> {
         if spec.port == 0 {
-            return Err(HarnessError::PodNetwork(format!("backend {}: port 0 cannot be waited for", spec.name)));
+            return Err(HarnessError::InvalidBackend {
+                name: spec.name.clone(),
+                detail: "port 0 cannot be waited for; pick a port (see free_loopback_ports)".into(),
+            });
         }
         let log = log_dir.join(format!("backend-{}.log", spec.name));
         let mut process = ManagedProcess::start(format!("backend {}", spec.name), command, &log)?;
@@ -121,7 +141,11 @@ impl RunningBackend {
 }
 
 /// Waits until the backend announces readiness: a TCP connect, or "listening" in its log for UDP.
-async fn wait_until_serving(process: &mut ManagedProcess, mode: BackendMode, addr: SocketAddr) -> Result<()> {
+async fn wait_until_serving(
+    process: &mut ManagedProcess,
+    mode: BackendMode,
+    addr: SocketAddr,
+) -> Result<()> {
     let deadline = tokio::time::Instant::now() + STARTUP_LIMIT;
     loop {
         if let Some(status) = process.exit_status() {
@@ -138,7 +162,9 @@ async fn wait_until_serving(process: &mut ManagedProcess, mode: BackendMode, add
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(process.startup_error(format!("not serving on {addr} after {STARTUP_LIMIT:?}")));
+            return Err(
+                process.startup_error(format!("not serving on {addr} after {STARTUP_LIMIT:?}"))
+            );
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -153,9 +179,19 @@ mod tests {
         let spec = BackendSpec::new("/bin/backend", "b1", BackendMode::UdpEcho, 9000).announce();
         assert_eq!(
             spec.args("10.0.0.2".parse().expect("ip")),
-            ["--listen", "10.0.0.2:9000", "--name", "b1", "--udp-echo", "--announce"]
+            [
+                "--listen",
+                "10.0.0.2:9000",
+                "--name",
+                "b1",
+                "--udp-echo",
+                "--announce"
+            ]
         );
         let http = BackendSpec::new("/bin/backend", "b2", BackendMode::Http, 80);
-        assert_eq!(http.args("127.0.0.1".parse().expect("ip")), ["--listen", "127.0.0.1:80", "--name", "b2"]);
+        assert_eq!(
+            http.args("127.0.0.1".parse().expect("ip")),
+            ["--listen", "127.0.0.1:80", "--name", "b2"]
+        );
     }
 }

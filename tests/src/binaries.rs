@@ -24,14 +24,22 @@ impl Binaries {
     pub fn get() -> Result<Self> {
         static CACHED: OnceLock<Result<Binaries, String>> = OnceLock::new();
         CACHED
-            .get_or_init(|| Self::build_with(&build_script_path()).map_err(|error| error.to_string()))
+            .get_or_init(|| {
+                Self::build_with(&build_script_path()).map_err(|error| error.to_string())
+            })
             .clone()
-            .map_err(|detail| HarnessError::Build { script: build_script_path(), detail })
+            .map_err(|detail| HarnessError::Build {
+                script: build_script_path(),
+                detail,
+            })
     }
 
     /// Runs `script`, which prints the cache directory on its last stdout line.
     pub fn build_with(script: &Path) -> Result<Self> {
-        let failed = |detail: String| HarnessError::Build { script: script.to_path_buf(), detail };
+        let failed = |detail: String| HarnessError::Build {
+            script: script.to_path_buf(),
+            detail,
+        };
         let output = Command::new("bash")
             .arg(script)
             .output()
@@ -57,7 +65,10 @@ impl Binaries {
         };
         for path in [&binaries.kube_apiserver, &binaries.etcd, &binaries.helm] {
             if !path.is_file() {
-                return Err(failed(format!("{} is missing after the build", path.display())));
+                return Err(failed(format!(
+                    "{} is missing after the build",
+                    path.display()
+                )));
             }
         }
         Ok(binaries)
@@ -73,7 +84,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = dir.path().join("build.sh");
         std::fs::write(&script, "echo 'go: module not found' >&2\nexit 1\n").expect("write script");
-        let message = Binaries::build_with(&script).expect_err("must fail").to_string();
+        let message = Binaries::build_with(&script)
+            .expect_err("must fail")
+            .to_string();
         assert!(message.contains("go: module not found"), "{message}");
         assert!(message.contains("build.sh"), "{message}");
     }
@@ -83,7 +96,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = dir.path().join("build.sh");
         std::fs::write(&script, format!("echo {}\n", dir.path().display())).expect("write script");
-        let message = Binaries::build_with(&script).expect_err("must fail").to_string();
+        let message = Binaries::build_with(&script)
+            .expect_err("must fail")
+            .to_string();
         assert!(message.contains("kube-apiserver is missing"), "{message}");
     }
 }

@@ -49,7 +49,10 @@ pub struct ControlPlane {
 
 /// The Cargo workspace root (the parent of the `tests` crate).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Where the generated CRDs live: `helm/mesh/crds/`.
@@ -64,8 +67,13 @@ impl ControlPlane {
         static SHARED: OnceCell<Result<ControlPlane, String>> = OnceCell::const_new();
         let shared = SHARED
             .get_or_init(|| async {
-                let plane = ControlPlane::start().await.map_err(|error| format!("{error:#}"))?;
-                plane.install_crds(&crd_dir()).await.map_err(|error| format!("{error:#}"))?;
+                let plane = ControlPlane::start()
+                    .await
+                    .map_err(|error| format!("{error:#}"))?;
+                plane
+                    .install_crds(&crd_dir())
+                    .await
+                    .map_err(|error| format!("{error:#}"))?;
                 let pids = [plane.apiserver.pid(), plane.etcd.pid()];
                 let dir = plane.dir.path().to_path_buf();
                 at_exit(move || {
@@ -80,7 +88,9 @@ impl ControlPlane {
                 Ok(plane)
             })
             .await;
-        shared.as_ref().map_err(|message| HarnessError::SharedStartFailed(message.clone()))
+        shared
+            .as_ref()
+            .map_err(|message| HarnessError::SharedStartFailed(message.clone()))
     }
 
     /// Starts a private control plane (no CRDs installed).
@@ -106,6 +116,10 @@ impl ControlPlane {
         write(&root.join("apiserver.crt"), &pki.serving_cert)?;
         write(&root.join("apiserver.key"), &pki.serving_key)?;
         write(&root.join("service-account.key"), &pki.service_account_key)?;
+        write(
+            &root.join("service-account.pub"),
+            &pki.service_account_public_key,
+        )?;
         write(
             &root.join("tokens.csv"),
             &format!(
@@ -137,18 +151,36 @@ impl ControlPlane {
         apiserver_command
             .args(apiserver_args(root, &etcd_url, apiserver_port))
             .args(&options.extra_apiserver_args);
-        let mut apiserver = ManagedProcess::start("kube-apiserver", apiserver_command, &root.join("apiserver.log"))?;
+        let mut apiserver = ManagedProcess::start(
+            "kube-apiserver",
+            apiserver_command,
+            &root.join("apiserver.log"),
+        )?;
 
         let admin_kubeconfig = root.join("admin.kubeconfig");
         let operator_kubeconfig = root.join("operator.kubeconfig");
-        write(&admin_kubeconfig, &kubeconfig::render(&server_url, &ca_file, "admin", &admin_token))?;
-        write(&operator_kubeconfig, &kubeconfig::render(&server_url, &ca_file, "mesh-operator", &operator_token))?;
+        write(
+            &admin_kubeconfig,
+            &kubeconfig::render(&server_url, &ca_file, "admin", &admin_token),
+        )?;
+        write(
+            &operator_kubeconfig,
+            &kubeconfig::render(&server_url, &ca_file, "mesh-operator", &operator_token),
+        )?;
 
         let admin = kubeconfig::client_from(&admin_kubeconfig).await?;
         wait_until_ready(&mut apiserver, &admin).await?;
         tracing::info!(%server_url, dir = %root.display(), "control plane ready");
 
-        Ok(Self { apiserver, etcd, server_url, admin_kubeconfig, operator_kubeconfig, binaries, dir })
+        Ok(Self {
+            apiserver,
+            etcd,
+            server_url,
+            admin_kubeconfig,
+            operator_kubeconfig,
+            binaries,
+            dir,
+        })
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -192,13 +224,24 @@ impl ControlPlane {
         let mut names = Vec::new();
         for file in yaml_files(dir)? {
             for crd in apply::read_documents::<CustomResourceDefinition>(&file)? {
-                let name = crd.metadata.name.clone().ok_or_else(|| HarnessError::InvalidManifest {
-                    origin: file.display().to_string(),
-                    detail: "a CRD without metadata.name".into(),
-                })?;
-                crds.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&crd))
-                    .await
-                    .map_err(HarnessError::kube(format!("installing CRD {name} from {}", file.display())))?;
+                let name =
+                    crd.metadata
+                        .name
+                        .clone()
+                        .ok_or_else(|| HarnessError::InvalidManifest {
+                            origin: file.display().to_string(),
+                            detail: "a CRD without metadata.name".into(),
+                        })?;
+                crds.patch(
+                    &name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&crd),
+                )
+                .await
+                .map_err(HarnessError::kube(format!(
+                    "installing CRD {name} from {}",
+                    file.display()
+                )))?;
                 names.push(name);
             }
         }
@@ -214,7 +257,10 @@ impl ControlPlane {
             match tokio::time::timeout(CRD_ESTABLISHED_LIMIT, established).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => {
-                    return Err(HarnessError::CrdNotEstablished { name: name.clone(), detail: error.to_string() });
+                    return Err(HarnessError::CrdNotEstablished {
+                        name: name.clone(),
+                        detail: error.to_string(),
+                    });
                 }
                 Err(_) => {
                     let conditions = crds
@@ -228,7 +274,9 @@ impl ControlPlane {
                         .unwrap_or_else(|| "no status".into());
                     return Err(HarnessError::CrdNotEstablished {
                         name: name.clone(),
-                        detail: format!("still not Established after {CRD_ESTABLISHED_LIMIT:?}; conditions: {conditions}"),
+                        detail: format!(
+                            "still not Established after {CRD_ESTABLISHED_LIMIT:?}; conditions: {conditions}"
+                        ),
                     });
                 }
             }
@@ -251,8 +299,11 @@ fn apiserver_args(root: &Path, etcd_url: &str, port: u16) -> Vec<String> {
         format!("--client-ca-file={}", file("ca.crt")),
         format!("--token-auth-file={}", file("tokens.csv")),
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-        format!("--service-account-key-file={}", file("service-account.key")),
-        format!("--service-account-signing-key-file={}", file("service-account.key")),
+        format!("--service-account-key-file={}", file("service-account.pub")),
+        format!(
+            "--service-account-signing-key-file={}",
+            file("service-account.key")
+        ),
         "--service-cluster-ip-range=10.96.0.0/16".into(),
         "--authorization-mode=RBAC".into(),
         // No controller-manager creates ServiceAccount tokens.
@@ -274,7 +325,9 @@ async fn wait_for_tcp(process: &mut ManagedProcess, port: u16) -> Result<()> {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(process.startup_error(format!("not listening on {addr} after {STARTUP_LIMIT:?}")));
+            return Err(
+                process.startup_error(format!("not listening on {addr} after {STARTUP_LIMIT:?}"))
+            );
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -294,7 +347,9 @@ async fn wait_until_ready(apiserver: &mut ManagedProcess, client: &kube::Client)
             Err(error) => error.to_string(),
         };
         if tokio::time::Instant::now() > deadline {
-            return Err(apiserver.startup_error(format!("/readyz not ok after {STARTUP_LIMIT:?}: {last_error}")));
+            return Err(apiserver.startup_error(format!(
+                "/readyz not ok after {STARTUP_LIMIT:?}: {last_error}"
+            )));
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -303,12 +358,23 @@ async fn wait_until_ready(apiserver: &mut ManagedProcess, client: &kube::Client)
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(HarnessError::NoCrds(dir.into())),
-        Err(error) => return Err(HarnessError::io(format!("reading {}", dir.display()))(error)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(HarnessError::NoCrds(dir.into()));
+        }
+        Err(error) => {
+            return Err(HarnessError::io(format!("reading {}", dir.display()))(
+                error,
+            ));
+        }
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| matches!(path.extension().and_then(|ext| ext.to_str()), Some("yaml" | "yml")))
+        .filter(|path| {
+            matches!(
+                path.extension().and_then(|ext| ext.to_str()),
+                Some("yaml" | "yml")
+            )
+        })
         .collect();
     files.sort();
     Ok(files)
@@ -319,7 +385,9 @@ fn write(path: &Path, contents: &str) -> Result<()> {
 }
 
 fn random_token() -> String {
-    std::iter::repeat_with(fastrand::alphanumeric).take(40).collect()
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(40)
+        .collect()
 }
 
 #[cfg(test)]
@@ -342,7 +410,9 @@ mod tests {
 
     #[test]
     fn a_missing_crd_dir_says_how_to_generate_crds() {
-        let message = yaml_files(Path::new("/nonexistent/crds")).expect_err("must fail").to_string();
+        let message = yaml_files(Path::new("/nonexistent/crds"))
+            .expect_err("must fail")
+            .to_string();
         assert!(message.contains("/nonexistent/crds"), "{message}");
         assert!(message.contains("gen-crds"), "{message}");
     }

@@ -71,6 +71,9 @@ pub enum HarnessError {
 
     #[error("pod network: {0}")]
     PodNetwork(String),
+
+    #[error("backend {name}: {detail}")]
+    InvalidBackend { name: String, detail: String },
 }
 
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;

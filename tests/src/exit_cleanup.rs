@@ -19,13 +19,17 @@ pub(crate) fn at_exit(task: impl FnOnce() + Send + 'static) {
             libc::atexit(run_tasks);
         }
     });
-    let mut tasks = TASKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut tasks = TASKS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     tasks.push(Box::new(task));
 }
 
 extern "C" fn run_tasks() {
     let tasks = {
-        let mut tasks = TASKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut tasks = TASKS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         std::mem::take(&mut *tasks)
     };
     // Newest first, like destructors.

@@ -33,10 +33,16 @@ current-context: {user}@mesh-harness
 
 /// A client for the current context of the kubeconfig at `path`.
 pub(crate) async fn client_from(path: &Path) -> Result<kube::Client> {
-    let kubeconfig = Kubeconfig::read_from(path)
-        .map_err(|source| HarnessError::Kubeconfig { path: path.to_path_buf(), source })?;
+    let kubeconfig = Kubeconfig::read_from(path).map_err(|source| HarnessError::Kubeconfig {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .map_err(|source| HarnessError::Kubeconfig { path: path.to_path_buf(), source })?;
-    kube::Client::try_from(config).map_err(HarnessError::kube(format!("client for {}", path.display())))
+        .map_err(|source| HarnessError::Kubeconfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    kube::Client::try_from(config)
+        .map_err(HarnessError::kube(format!("client for {}", path.display())))
 }

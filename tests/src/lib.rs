@@ -25,8 +25,11 @@ mod process;
 pub use apply::{apply_yaml, apply_yaml_file};
 pub use backend::{BackendMode, BackendSpec, RunningBackend, backend_binary};
 pub use binaries::{Binaries, build_script_path};
-pub use control_plane::{ControlPlane, ControlPlaneOptions, crd_dir, workspace_root};
+pub use control_plane::{
+    ControlPlane, ControlPlaneOptions, OPERATOR_USER, crd_dir, workspace_root,
+};
 pub use error::{HarnessError, Result};
 pub use namespace::{create_test_namespace, ensure_namespace};
+pub use net::free_loopback_ports;
 pub use pod_network::{Pod, PodNetwork};
 pub use process::ManagedProcess;

@@ -8,7 +8,9 @@ use crate::error::{HarnessError, Result};
 
 /// Creates a namespace named `test-<random>` and returns its name.
 pub async fn create_test_namespace(client: &kube::Client) -> Result<String> {
-    let suffix: String = std::iter::repeat_with(|| fastrand::lowercase()).take(8).collect();
+    let suffix: String = std::iter::repeat_with(fastrand::lowercase)
+        .take(8)
+        .collect();
     let name = format!("test-{suffix}");
     create(client, &name).await?;
     Ok(name)
@@ -17,14 +19,20 @@ pub async fn create_test_namespace(client: &kube::Client) -> Result<String> {
 /// Creates `name` unless it exists.
 pub async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<()> {
     match create(client, name).await {
-        Err(HarnessError::Kube { source: kube::Error::Api(status), .. }) if status.code == 409 => Ok(()),
+        Err(HarnessError::Kube {
+            source: kube::Error::Api(status),
+            ..
+        }) if status.code == 409 => Ok(()),
         other => other,
     }
 }
 
 async fn create(client: &kube::Client, name: &str) -> Result<()> {
     let namespace = Namespace {
-        metadata: ObjectMeta { name: Some(name.to_string()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        },
         ..Namespace::default()
     };
     Api::<Namespace>::all(client.clone())

@@ -6,7 +6,7 @@ use crate::error::{HarnessError, Result};
 
 /// `count` distinct free TCP ports on 127.0.0.1. Listeners are held until all are chosen,
 /// so the ports differ; another process may still take one before we bind it (rare).
-pub(crate) fn free_loopback_ports(count: usize) -> Result<Vec<u16>> {
+pub fn free_loopback_ports(count: usize) -> Result<Vec<u16>> {
     let listeners = (0..count)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
         .collect::<std::io::Result<Vec<_>>>()

@@ -15,7 +15,8 @@ use crate::backend::{BackendSpec, RunningBackend};
 use crate::error::{HarnessError, Result};
 use crate::process::{require_tool, run};
 
-const IP_TOOL_HINT: &str = "install iproute2, e.g. `apt-get install -y iproute2`; the pod network also needs root";
+const IP_TOOL_HINT: &str =
+    "install iproute2, e.g. `apt-get install -y iproute2`; the pod network also needs root";
 /// Netns names are `mesh-<pid>-<n>`, so a later run can tell whose leftovers they are.
 const NETNS_PREFIX: &str = "mesh-";
 const FIRST_HOST: u32 = 2;
@@ -42,12 +43,20 @@ impl PodNetwork {
     fn init() -> Result<Self> {
         require_tool("ip", IP_TOOL_HINT)?;
         remove_leftovers_of_dead_runs();
-        let in_use = format!("{}{}", run("ip", &["-4", "addr", "show"])?, run("ip", &["-4", "route", "show"])?);
+        let in_use = format!(
+            "{}{}",
+            run("ip", &["-4", "addr", "show"])?,
+            run("ip", &["-4", "route", "show"])?
+        );
         let third_octet = (0..64)
             .map(|_| fastrand::u8(..))
             .find(|octet| !in_use.contains(&format!("10.213.{octet}.")))
             .ok_or_else(|| HarnessError::PodNetwork("no free 10.213.X.0/24 subnet found".into()))?;
-        Ok(Self { third_octet, next_host: AtomicU32::new(FIRST_HOST), pods_created: AtomicU32::new(0) })
+        Ok(Self {
+            third_octet,
+            next_host: AtomicU32::new(FIRST_HOST),
+            pods_created: AtomicU32::new(0),
+        })
     }
 
     /// `10.213.X.0/24`.
@@ -113,14 +122,39 @@ impl Pod {
         let (ns, link) = (self.netns.as_str(), self.root_link.as_str());
         let gateway = self.gateway.to_string();
         let ip = self.ip.to_string();
-        run("ip", &["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns])?;
-        run("ip", &["addr", "add", &format!("{gateway}/32"), "dev", link])?;
+        run(
+            "ip",
+            &[
+                "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", ns,
+            ],
+        )?;
+        run(
+            "ip",
+            &["addr", "add", &format!("{gateway}/32"), "dev", link],
+        )?;
         run("ip", &["link", "set", link, "up"])?;
-        run("ip", &["route", "add", &format!("{ip}/32"), "dev", link, "src", &gateway])?;
-        run("ip", &["-n", ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
+        run(
+            "ip",
+            &[
+                "route",
+                "add",
+                &format!("{ip}/32"),
+                "dev",
+                link,
+                "src",
+                &gateway,
+            ],
+        )?;
+        run(
+            "ip",
+            &["-n", ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
+        )?;
         run("ip", &["-n", ns, "link", "set", "eth0", "up"])?;
         run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
-        run("ip", &["-n", ns, "route", "add", "default", "via", &gateway])?;
+        run(
+            "ip",
+            &["-n", ns, "route", "add", "default", "via", &gateway],
+        )?;
         Ok(())
     }
 
@@ -180,8 +214,13 @@ impl Drop for Pod {
 
 /// Deletes `mesh-<pid>-<n>` namespaces whose test process is gone (killed before its drops ran).
 fn remove_leftovers_of_dead_runs() {
-    let Ok(list) = run("ip", &["netns", "list"]) else { return };
-    for netns in list.lines().filter_map(|line| line.split_whitespace().next()) {
+    let Ok(list) = run("ip", &["netns", "list"]) else {
+        return;
+    };
+    for netns in list
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+    {
         if let Some(pid) = owner_pid(netns)
             && !Path::new(&format!("/proc/{pid}")).exists()
         {

@@ -27,11 +27,21 @@ impl ManagedProcess {
     /// Starts `command` with its output appended to `log`.
     pub fn start(name: impl Into<String>, mut command: Command, log: &Path) -> Result<Self> {
         let name = name.into();
-        let out = File::create(log).map_err(HarnessError::io(format!("creating log file {}", log.display())))?;
-        let err = out.try_clone().map_err(HarnessError::io("duplicating the log file handle"))?;
+        let out = File::create(log).map_err(HarnessError::io(format!(
+            "creating log file {}",
+            log.display()
+        )))?;
+        let err = out
+            .try_clone()
+            .map_err(HarnessError::io("duplicating the log file handle"))?;
         command.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = spawn_tied_to_process(command).map_err(HarnessError::io(format!("starting {name}")))?;
-        Ok(Self { name, child, log: log.to_path_buf() })
+        let child =
+            spawn_tied_to_process(command).map_err(HarnessError::io(format!("starting {name}")))?;
+        Ok(Self {
+            name,
+            child,
+            log: log.to_path_buf(),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -104,7 +114,9 @@ fn spawn_tied_to_process(mut command: Command) -> std::io::Result<Child> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .send((command, reply_tx))
         .map_err(|_| std::io::Error::other("the process spawner thread is gone"))?;
-    reply_rx.recv().map_err(|_| std::io::Error::other("the process spawner thread is gone"))?
+    reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the process spawner thread is gone"))?
 }
 
 fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
@@ -120,7 +132,9 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
                 }
             })
             .map(|_| ())
-            .unwrap_or_else(|error| eprintln!("mesh-tests: cannot start the spawner thread: {error}"));
+            .unwrap_or_else(|error| {
+                eprintln!("mesh-tests: cannot start the spawner thread: {error}")
+            });
         Mutex::new(tx)
     })
 }
@@ -145,9 +159,17 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result<String> {
 
 /// Checks that `tool` can be executed, with an installation hint otherwise.
 pub(crate) fn require_tool(tool: &str, hint: &str) -> Result<()> {
-    match Command::new(tool).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+    match Command::new(tool)
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
         Ok(_) => Ok(()),
-        Err(_) => Err(HarnessError::MissingTool { tool: tool.to_string(), hint: hint.to_string() }),
+        Err(_) => Err(HarnessError::MissingTool {
+            tool: tool.to_string(),
+            hint: hint.to_string(),
+        }),
     }
 }
 
@@ -175,7 +197,8 @@ mod tests {
 
     #[test]
     fn a_missing_tool_is_named_with_its_hint() {
-        let error = require_tool("mesh-no-such-tool", "apt-get install nothing").expect_err("must fail");
+        let error =
+            require_tool("mesh-no-such-tool", "apt-get install nothing").expect_err("must fail");
         assert_eq!(
             error.to_string(),
             "`mesh-no-such-tool` is not installed or not on PATH (apt-get install nothing)"
@@ -187,12 +210,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = Command::new("sleep");
         command.arg("600");
-        let mut process = ManagedProcess::start("sleeper", command, &dir.path().join("log")).expect("start sleep");
+        let mut process = ManagedProcess::start("sleeper", command, &dir.path().join("log"))
+            .expect("start sleep");
         assert!(process.exit_status().is_none());
         let pid = process.pid();
         drop(process);
         // Reaped by drop: the pid no longer names our child.
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        assert!(!status.contains("sleep"), "sleep {pid} still alive: {status}");
+        assert!(
+            !status.contains("sleep"),
+            "sleep {pid} still alive: {status}"
+        );
     }
 }

@@ -15,15 +15,22 @@ fn checked_in_crds_match_the_rust_types() {
         let file_name = mesh_crds::crd_file_name(&crd);
         let path = crds_dir().join(&file_name);
         let expected = mesh_crds::crd_yaml(&crd).expect("CRD renders as YAML");
-        let actual = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{} is missing ({error}): {HOW_TO_FIX}", path.display()));
-        assert!(actual == expected, "{file_name} is out of date with the Rust types: {HOW_TO_FIX}");
+        let actual = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+            panic!("{} is missing ({error}): {HOW_TO_FIX}", path.display())
+        });
+        assert!(
+            actual == expected,
+            "{file_name} is out of date with the Rust types: {HOW_TO_FIX}"
+        );
     }
 }
 
 #[test]
 fn no_stale_crd_files() {
-    let expected: BTreeSet<String> = mesh_crds::all_crds().iter().map(mesh_crds::crd_file_name).collect();
+    let expected: BTreeSet<String> = mesh_crds::all_crds()
+        .iter()
+        .map(mesh_crds::crd_file_name)
+        .collect();
     let present: BTreeSet<String> = std::fs::read_dir(crds_dir())
         .expect("helm/mesh/crds exists")
         .filter_map(|entry| entry.ok())
@@ -31,7 +38,10 @@ fn no_stale_crd_files() {
         .filter(|name| name.ends_with(".yaml") || name.ends_with(".yml"))
         .collect();
     let stale: Vec<_> = present.difference(&expected).collect();
-    assert!(stale.is_empty(), "files not produced by the generator: {stale:?}: delete them and {HOW_TO_FIX}");
+    assert!(
+        stale.is_empty(),
+        "files not produced by the generator: {stale:?}: delete them and {HOW_TO_FIX}"
+    );
 }
 
 #[test]
@@ -46,7 +56,13 @@ fn generated_files_say_they_are_generated() {
 
 #[test]
 fn generation_is_deterministic() {
-    let first: Vec<String> = mesh_crds::all_crds().iter().map(|crd| mesh_crds::crd_yaml(crd).expect("yaml")).collect();
-    let second: Vec<String> = mesh_crds::all_crds().iter().map(|crd| mesh_crds::crd_yaml(crd).expect("yaml")).collect();
+    let first: Vec<String> = mesh_crds::all_crds()
+        .iter()
+        .map(|crd| mesh_crds::crd_yaml(crd).expect("yaml"))
+        .collect();
+    let second: Vec<String> = mesh_crds::all_crds()
+        .iter()
+        .map(|crd| mesh_crds::crd_yaml(crd).expect("yaml"))
+        .collect();
     assert_eq!(first, second);
 }

@@ -22,15 +22,25 @@ pub fn schema(kind: Kind) -> Value {
 fn node(kind: Kind, path: &str) -> Value {
     let mut current = schema(kind);
     for step in path.split('.') {
-        current = if step == "[]" { current["items"].clone() } else { current["properties"][step].clone() };
-        assert!(!current.is_null(), "{kind}: no schema at {path} (stopped at {step})");
+        current = if step == "[]" {
+            current["items"].clone()
+        } else {
+            current["properties"][step].clone()
+        };
+        assert!(
+            !current.is_null(),
+            "{kind}: no schema at {path} (stopped at {step})"
+        );
     }
     current
 }
 
 #[test]
 fn one_crd_per_kind_in_kind_order() {
-    let kinds: Vec<String> = mesh_crds::all_crds().into_iter().map(|crd| crd.spec.names.kind).collect();
+    let kinds: Vec<String> = mesh_crds::all_crds()
+        .into_iter()
+        .map(|crd| crd.spec.names.kind)
+        .collect();
     let expected: Vec<String> = Kind::ALL.iter().map(|kind| kind.to_string()).collect();
     assert_eq!(kinds, expected);
 }
@@ -40,11 +50,19 @@ fn names_scope_short_names_and_category() {
     for kind in Kind::ALL {
         let crd = crd_json(kind);
         let spec = &crd["spec"];
-        assert_eq!(crd["metadata"]["name"], format!("{}.mesh.io", kind.plural()), "{kind}");
+        assert_eq!(
+            crd["metadata"]["name"],
+            format!("{}.mesh.io", kind.plural()),
+            "{kind}"
+        );
         assert_eq!(spec["group"], "mesh.io");
         assert_eq!(spec["scope"], "Namespaced");
         assert_eq!(spec["names"]["plural"], kind.plural());
-        assert_eq!(spec["names"]["shortNames"], json!([kind.short_name()]), "{kind}");
+        assert_eq!(
+            spec["names"]["shortNames"],
+            json!([kind.short_name()]),
+            "{kind}"
+        );
         assert_eq!(spec["names"]["categories"], json!(["mesh"]), "{kind}");
         assert_eq!(spec["versions"].as_array().map(Vec::len), Some(1));
         assert_eq!(spec["versions"][0]["name"], "v1alpha1");
@@ -52,35 +70,74 @@ fn names_scope_short_names_and_category() {
         assert_eq!(spec["versions"][0]["storage"], true);
     }
     let short_names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.short_name()).collect();
-    assert_eq!(short_names, ["ir", "irt", "iru", "mw", "mwt", "tsvc", "tlso", "tlss", "stp", "stpt"]);
+    assert_eq!(
+        short_names,
+        [
+            "ir", "irt", "iru", "mw", "mwt", "tsvc", "tlso", "tlss", "stp", "stpt"
+        ]
+    );
 }
 
 #[test]
 fn every_kind_has_the_status_subresource_and_a_status_schema() {
     for kind in Kind::ALL {
         let crd = crd_json(kind);
-        assert_eq!(crd["spec"]["versions"][0]["subresources"]["status"], json!({}), "{kind}");
+        assert_eq!(
+            crd["spec"]["versions"][0]["subresources"]["status"],
+            json!({}),
+            "{kind}"
+        );
         let conditions = node(kind, "status.conditions");
         assert_eq!(conditions["x-kubernetes-list-type"], "map", "{kind}");
-        assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]), "{kind}");
+        assert_eq!(
+            conditions["x-kubernetes-list-map-keys"],
+            json!(["type"]),
+            "{kind}"
+        );
         let item = &conditions["items"];
         for field in ["type", "status", "reason", "message", "lastTransitionTime"] {
-            assert!(item["required"].as_array().is_some_and(|r| r.contains(&json!(field))), "{kind}: {field}");
+            assert!(
+                item["required"]
+                    .as_array()
+                    .is_some_and(|r| r.contains(&json!(field))),
+                "{kind}: {field}"
+            );
         }
         assert_eq!(item["properties"]["observedGeneration"]["type"], "integer");
+        assert_eq!(
+            item["properties"]["status"]["enum"],
+            json!(["True", "False", "Unknown"]),
+            "{kind}"
+        );
+        assert!(
+            item["properties"]["reason"]["pattern"].is_string(),
+            "{kind}: reason is CamelCase"
+        );
         assert_eq!(node(kind, "status.observedGeneration")["type"], "integer");
-        let has_routes = schema(kind)["properties"]["status"]["properties"].get("routes").is_some();
-        assert_eq!(has_routes, kind.has_route_status(), "{kind}: status.routes only on IngressRoute*");
+        let has_routes = schema(kind)["properties"]["status"]["properties"]
+            .get("routes")
+            .is_some();
+        assert_eq!(
+            has_routes,
+            kind.has_route_status(),
+            "{kind}: status.routes only on IngressRoute*"
+        );
     }
 }
 
 #[test]
 fn route_status_is_bounded_and_keyed_by_index() {
-    for kind in [Kind::IngressRoute, Kind::IngressRouteTCP, Kind::IngressRouteUDP] {
+    for kind in [
+        Kind::IngressRoute,
+        Kind::IngressRouteTCP,
+        Kind::IngressRouteUDP,
+    ] {
         let routes = node(kind, "status.routes");
         assert_eq!(routes["maxItems"], 64);
         assert_eq!(routes["x-kubernetes-list-map-keys"], json!(["index"]));
-        let properties = routes["items"]["properties"].as_object().expect("route status properties");
+        let properties = routes["items"]["properties"]
+            .as_object()
+            .expect("route status properties");
         let mut names: Vec<&str> = properties.keys().map(String::as_str).collect();
         names.sort_unstable();
         assert_eq!(names, ["index", "message", "ready", "reason", "router"]);
@@ -92,7 +149,10 @@ fn printer_columns() {
     const READY: &str = ".status.conditions[?(@.type==\"Ready\")]";
     for kind in Kind::ALL {
         let crd = crd_json(kind);
-        let columns = crd["spec"]["versions"][0]["additionalPrinterColumns"].as_array().cloned().unwrap_or_default();
+        let columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let summary: Vec<(String, String, i64)> = columns
             .iter()
             .map(|column| {
@@ -108,12 +168,26 @@ fn printer_columns() {
             ("Reason".to_string(), format!("{READY}.reason"), 0),
         ];
         if kind.has_route_status() {
-            expected.push(("EntryPoints".to_string(), ".spec.entryPoints".to_string(), 0));
+            expected.push((
+                "EntryPoints".to_string(),
+                ".spec.entryPoints".to_string(),
+                0,
+            ));
         }
-        expected.push(("Age".to_string(), ".metadata.creationTimestamp".to_string(), 0));
+        expected.push((
+            "Age".to_string(),
+            ".metadata.creationTimestamp".to_string(),
+            0,
+        ));
         expected.push(("Message".to_string(), format!("{READY}.message"), 1));
         assert_eq!(summary, expected, "{kind}");
-        assert_eq!(columns.iter().find(|c| c["name"] == "Age").map(|c| c["type"].clone()), Some(json!("date")));
+        assert_eq!(
+            columns
+                .iter()
+                .find(|c| c["name"] == "Age")
+                .map(|c| c["type"].clone()),
+            Some(json!("date"))
+        );
     }
 }
 
@@ -153,7 +227,10 @@ fn structural_check_catches_what_the_apiserver_refuses() {
         "intOrString: int-or-string anyOf",
         "uses self.b",
     ] {
-        assert!(problems.contains(expected), "missing {expected:?} in:\n{problems}");
+        assert!(
+            problems.contains(expected),
+            "missing {expected:?} in:\n{problems}"
+        );
     }
 }
 
@@ -167,54 +244,144 @@ fn ports_are_int_or_string() {
     ] {
         let port = node(kind, path);
         assert_eq!(port["x-kubernetes-int-or-string"], true, "{kind} {path}");
-        assert_eq!(port["anyOf"], json!([{ "type": "integer" }, { "type": "string" }]));
+        assert_eq!(
+            port["anyOf"],
+            json!([{ "type": "integer" }, { "type": "string" }])
+        );
     }
 }
 
 #[test]
 fn durations_are_int_or_string_with_the_go_pattern() {
     for (kind, path) in [
-        (Kind::ServersTransport, "spec.forwardingTimeouts.dialTimeout"),
-        (Kind::ServersTransport, "spec.forwardingTimeouts.pingTimeout"),
+        (
+            Kind::ServersTransport,
+            "spec.forwardingTimeouts.dialTimeout",
+        ),
+        (
+            Kind::ServersTransport,
+            "spec.forwardingTimeouts.pingTimeout",
+        ),
         (Kind::ServersTransportTCP, "spec.dialTimeout"),
         (Kind::ServersTransportTCP, "spec.terminationDelay"),
         (Kind::Middleware, "spec.retry.initialInterval"),
         (Kind::Middleware, "spec.circuitBreaker.checkPeriod"),
         (Kind::Middleware, "spec.rateLimit.period"),
         (Kind::Middleware, "spec.rateLimit.redis.readTimeout"),
-        (Kind::IngressRoute, "spec.routes.[].services.[].healthCheck.interval"),
-        (Kind::IngressRoute, "spec.routes.[].services.[].passiveHealthCheck.failureWindow"),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].healthCheck.interval",
+        ),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].passiveHealthCheck.failureWindow",
+        ),
     ] {
         let duration = node(kind, path);
-        assert_eq!(duration["x-kubernetes-int-or-string"], true, "{kind} {path}");
-        assert_eq!(duration["pattern"], mesh_crds::DURATION_PATTERN, "{kind} {path}");
+        assert_eq!(
+            duration["x-kubernetes-int-or-string"], true,
+            "{kind} {path}"
+        );
+        assert_eq!(
+            duration["pattern"],
+            mesh_crds::DURATION_PATTERN,
+            "{kind} {path}"
+        );
     }
 }
 
 #[test]
 fn reference_defaults_are_in_the_schema() {
     for (kind, path, default) in [
-        (Kind::IngressRoute, "spec.routes.[].services.[].passHostHeader", json!(true)),
-        (Kind::IngressRoute, "spec.routes.[].services.[].weight", json!(1)),
-        (Kind::IngressRoute, "spec.routes.[].services.[].healthCheck.interval", json!("30s")),
-        (Kind::IngressRoute, "spec.routes.[].services.[].healthCheck.timeout", json!("5s")),
-        (Kind::IngressRoute, "spec.routes.[].services.[].responseForwarding.flushInterval", json!("100ms")),
-        (Kind::IngressRoute, "spec.routes.[].services.[].sticky.cookie.path", json!("/")),
-        (Kind::IngressRouteTCP, "spec.routes.[].services.[].weight", json!(1)),
-        (Kind::Middleware, "spec.ipAllowList.rejectStatusCode", json!(403)),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].passHostHeader",
+            json!(true),
+        ),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].weight",
+            json!(1),
+        ),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].healthCheck.interval",
+            json!("30s"),
+        ),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].healthCheck.timeout",
+            json!("5s"),
+        ),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].responseForwarding.flushInterval",
+            json!("100ms"),
+        ),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].sticky.cookie.path",
+            json!("/"),
+        ),
+        (
+            Kind::IngressRouteTCP,
+            "spec.routes.[].services.[].weight",
+            json!(1),
+        ),
+        (
+            Kind::Middleware,
+            "spec.ipAllowList.rejectStatusCode",
+            json!(403),
+        ),
         (Kind::Middleware, "spec.basicAuth.realm", json!("traefik")),
         (Kind::Middleware, "spec.rateLimit.burst", json!(1)),
         (Kind::Middleware, "spec.rateLimit.period", json!("1s")),
-        (Kind::Middleware, "spec.circuitBreaker.responseCode", json!(503)),
-        (Kind::Middleware, "spec.compress.minResponseBodyBytes", json!(1024)),
-        (Kind::Middleware, "spec.buffering.memRequestBodyBytes", json!(1_048_576)),
-        (Kind::Middleware, "spec.retry.maxRequestBodyBytes", json!(2_097_152)),
+        (
+            Kind::Middleware,
+            "spec.circuitBreaker.responseCode",
+            json!(503),
+        ),
+        (
+            Kind::Middleware,
+            "spec.compress.minResponseBodyBytes",
+            json!(1024),
+        ),
+        (
+            Kind::Middleware,
+            "spec.buffering.memRequestBodyBytes",
+            json!(1_048_576),
+        ),
+        (
+            Kind::Middleware,
+            "spec.retry.maxRequestBodyBytes",
+            json!(2_097_152),
+        ),
         (Kind::Middleware, "spec.forwardAuth.maxBodySize", json!(-1)),
-        (Kind::ServersTransport, "spec.forwardingTimeouts.dialTimeout", json!("30s")),
-        (Kind::ServersTransport, "spec.forwardingTimeouts.idleConnTimeout", json!("90s")),
-        (Kind::ServersTransportTCP, "spec.dialKeepAlive", json!("15s")),
-        (Kind::ServersTransportTCP, "spec.terminationDelay", json!("100ms")),
-        (Kind::TraefikService, "spec.failover.errors.maxRequestBodyBytes", json!(-1)),
+        (
+            Kind::ServersTransport,
+            "spec.forwardingTimeouts.dialTimeout",
+            json!("30s"),
+        ),
+        (
+            Kind::ServersTransport,
+            "spec.forwardingTimeouts.idleConnTimeout",
+            json!("90s"),
+        ),
+        (
+            Kind::ServersTransportTCP,
+            "spec.dialKeepAlive",
+            json!("15s"),
+        ),
+        (
+            Kind::ServersTransportTCP,
+            "spec.terminationDelay",
+            json!("100ms"),
+        ),
+        (
+            Kind::TraefikService,
+            "spec.failover.errors.maxRequestBodyBytes",
+            json!(-1),
+        ),
     ] {
         assert_eq!(node(kind, path)["default"], default, "{kind} {path}");
     }
@@ -224,14 +391,26 @@ fn reference_defaults_are_in_the_schema() {
 fn enums_follow_the_reference() {
     for (kind, path, values) in [
         (Kind::IngressRoute, "spec.routes.[].kind", json!(["Rule"])),
-        (Kind::IngressRoute, "spec.routes.[].services.[].kind", json!(["Service", "TraefikService"])),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].services.[].kind",
+            json!(["Service", "TraefikService"]),
+        ),
         (
             Kind::IngressRoute,
             "spec.routes.[].services.[].strategy",
             json!(["wrr", "p2c", "hrw", "leasttime", "RoundRobin"]),
         ),
-        (Kind::IngressRoute, "spec.routes.[].observability.traceVerbosity", json!(["minimal", "detailed"])),
-        (Kind::IngressRouteTCP, "spec.routes.[].syntax", json!(["v3", "v2"])),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].observability.traceVerbosity",
+            json!(["minimal", "detailed"]),
+        ),
+        (
+            Kind::IngressRouteTCP,
+            "spec.routes.[].syntax",
+            json!(["v3", "v2"]),
+        ),
         (
             Kind::TLSOption,
             "spec.clientAuth.clientAuthType",
@@ -253,13 +432,33 @@ fn required_fields() {
     for (kind, path, required) in [
         (Kind::IngressRoute, "spec", json!(["routes"])),
         (Kind::IngressRoute, "spec.routes.[]", json!(["match"])),
-        (Kind::IngressRoute, "spec.routes.[].middlewares.[]", json!(["name"])),
+        (
+            Kind::IngressRoute,
+            "spec.routes.[].middlewares.[]",
+            json!(["name"]),
+        ),
         (Kind::IngressRouteTCP, "spec.routes.[]", json!(["match"])),
-        (Kind::IngressRouteTCP, "spec.routes.[].services.[]", json!(["name", "port"])),
+        (
+            Kind::IngressRouteTCP,
+            "spec.routes.[].services.[]",
+            json!(["name", "port"]),
+        ),
         (Kind::IngressRouteUDP, "spec", json!(["routes"])),
-        (Kind::IngressRouteUDP, "spec.routes.[].services.[]", json!(["name", "port"])),
-        (Kind::TraefikService, "spec.failover", json!(["fallback", "service"])),
-        (Kind::TLSStore, "spec.certificates.[]", json!(["secretName"])),
+        (
+            Kind::IngressRouteUDP,
+            "spec.routes.[].services.[]",
+            json!(["name", "port"]),
+        ),
+        (
+            Kind::TraefikService,
+            "spec.failover",
+            json!(["fallback", "service"]),
+        ),
+        (
+            Kind::TLSStore,
+            "spec.certificates.[]",
+            json!(["secretName"]),
+        ),
     ] {
         assert_eq!(node(kind, path)["required"], required, "{kind} {path}");
     }
@@ -271,7 +470,12 @@ fn required_fields() {
 #[test]
 fn middleware_covers_every_reference_key() {
     let spec = node(Kind::Middleware, "spec");
-    let mut keys: Vec<&str> = spec["properties"].as_object().expect("properties").keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = spec["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     let mut expected = vec![
         "addPrefix",
@@ -305,7 +509,12 @@ fn middleware_covers_every_reference_key() {
     assert_eq!(keys, expected);
 
     let tcp = node(Kind::MiddlewareTCP, "spec");
-    let mut tcp_keys: Vec<&str> = tcp["properties"].as_object().expect("properties").keys().map(String::as_str).collect();
+    let mut tcp_keys: Vec<&str> = tcp["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
     tcp_keys.sort_unstable();
     assert_eq!(tcp_keys, ["inFlightConn", "ipAllowList", "ipWhiteList"]);
 
@@ -323,31 +532,70 @@ fn problems(kind: Kind, spec: Value) -> String {
 
 #[test]
 fn add_prefix_must_start_with_a_slash() {
-    assert_eq!(problems(Kind::Middleware, json!({ "addPrefix": { "prefix": "/api" } })), "");
-    let report = problems(Kind::Middleware, json!({ "addPrefix": { "prefix": "api" } }));
-    assert!(report.contains("spec.addPrefix: violates CEL rule"), "{report}");
+    assert_eq!(
+        problems(
+            Kind::Middleware,
+            json!({ "addPrefix": { "prefix": "/api" } })
+        ),
+        ""
+    );
+    let report = problems(
+        Kind::Middleware,
+        json!({ "addPrefix": { "prefix": "api" } }),
+    );
+    assert!(
+        report.contains("spec.addPrefix: violates CEL rule"),
+        "{report}"
+    );
     let node = node(Kind::Middleware, "spec.addPrefix");
-    assert_eq!(node["x-kubernetes-validations"][0]["message"], "must start with a '/'");
+    assert_eq!(
+        node["x-kubernetes-validations"][0]["message"],
+        "must start with a '/'"
+    );
 }
 
 #[test]
 fn root_ca_cannot_name_both_a_secret_and_a_config_map() {
     let both = json!({ "rootCAs": [{ "secret": "ca", "configMap": "ca" }] });
     let report = problems(Kind::ServersTransport, both);
-    assert!(report.contains("spec.rootCAs[0]: violates CEL rule"), "{report}");
-    assert_eq!(problems(Kind::ServersTransport, json!({ "rootCAs": [{ "secret": "ca" }] })), "");
+    assert!(
+        report.contains("spec.rootCAs[0]: violates CEL rule"),
+        "{report}"
+    );
+    assert_eq!(
+        problems(
+            Kind::ServersTransport,
+            json!({ "rootCAs": [{ "secret": "ca" }] })
+        ),
+        ""
+    );
 
     let tcp_both = json!({ "tls": { "rootCAs": [{ "secret": "ca", "configMap": "ca" }] } });
     let report = problems(Kind::ServersTransportTCP, tcp_both);
-    assert!(report.contains("spec.tls.rootCAs[0]: violates CEL rule"), "{report}");
+    assert!(
+        report.contains("spec.tls.rootCAs[0]: violates CEL rule"),
+        "{report}"
+    );
 }
 
 #[test]
 fn invalid_objects_are_rejected_with_the_field_named() {
     let cases = [
-        (Kind::IngressRoute, json!({ "routes": [{ "kind": "Rule" }] }), "spec.routes[0]: missing required field match"),
-        (Kind::IngressRoute, json!({}), "spec: missing required field routes"),
-        (Kind::IngressRoute, json!({ "routes": [{ "match": "Host(`a`)", "kind": "Regex" }] }), "spec.routes[0].kind"),
+        (
+            Kind::IngressRoute,
+            json!({ "routes": [{ "kind": "Rule" }] }),
+            "spec.routes[0]: missing required field match",
+        ),
+        (
+            Kind::IngressRoute,
+            json!({}),
+            "spec: missing required field routes",
+        ),
+        (
+            Kind::IngressRoute,
+            json!({ "routes": [{ "match": "Host(`a`)", "kind": "Regex" }] }),
+            "spec.routes[0].kind",
+        ),
         (
             Kind::IngressRoute,
             json!({ "routes": [{ "match": "Host(`a`)", "services": [{ "name": "s", "port": 1.5 }] }] }),
@@ -358,24 +606,43 @@ fn invalid_objects_are_rejected_with_the_field_named() {
             json!({ "routes": [{ "match": "Host(`a`)", "services": [{ "name": "s", "port": 80, "weight": -1 }] }] }),
             "weight: -1 is below the minimum",
         ),
-        (Kind::IngressRoute, json!({ "routes": [], "unknownField": 1 }), "spec.unknownField: unknown field"),
+        (
+            Kind::IngressRoute,
+            json!({ "routes": [], "unknownField": 1 }),
+            "spec.unknownField: unknown field",
+        ),
         (
             Kind::ServersTransportTCP,
             json!({ "dialTimeout": "10 seconds" }),
             "spec.dialTimeout: \"10 seconds\" does not match",
         ),
-        (Kind::Middleware, json!({ "errors": { "status": ["5xx"] } }), "spec.errors.status[0]"),
-        (Kind::TLSOption, json!({ "clientAuth": { "clientAuthType": "Always" } }), "clientAuthType"),
+        (
+            Kind::Middleware,
+            json!({ "errors": { "status": ["5xx"] } }),
+            "spec.errors.status[0]",
+        ),
+        (
+            Kind::TLSOption,
+            json!({ "clientAuth": { "clientAuthType": "Always" } }),
+            "clientAuthType",
+        ),
     ];
     for (kind, spec, expected) in cases {
         let report = problems(kind, spec.clone());
-        assert!(report.contains(expected), "{kind} {spec}: expected {expected:?} in {report:?}");
+        assert!(
+            report.contains(expected),
+            "{kind} {spec}: expected {expected:?} in {report:?}"
+        );
     }
 }
 
 #[test]
 fn durations_accept_seconds_and_go_strings() {
     for value in [json!(42), json!("42ms"), json!("1m30s"), json!("10µs")] {
-        assert_eq!(problems(Kind::ServersTransportTCP, json!({ "dialTimeout": value })), "", "{value}");
+        assert_eq!(
+            problems(Kind::ServersTransportTCP, json!({ "dialTimeout": value })),
+            "",
+            "{value}"
+        );
     }
 }

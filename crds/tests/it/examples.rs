@@ -17,12 +17,16 @@ fn examples_dir() -> PathBuf {
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|error| panic!("reading {}: {error}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|error| panic!("reading {}: {error}", dir.display()));
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         if path.is_dir() {
             files.extend(yaml_files(&path));
-        } else if path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml") {
+        } else if path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        {
             files.push(path);
         }
     }
@@ -32,58 +36,82 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The documents of a multi-document YAML file, as JSON values (empty documents skipped).
 fn documents(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
     serde_yaml::Deserializer::from_str(&text)
         .map(|document| {
             let value: serde_yaml::Value = serde::Deserialize::deserialize(document)
                 .unwrap_or_else(|error| panic!("{}: invalid YAML: {error}", path.display()));
-            serde_json::to_value(value).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+            serde_json::to_value(value)
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
         })
         .filter(|value| !value.is_null())
         .collect()
 }
 
-/// Checks one document; returns the Mesh kind it holds, if any.
-fn check_document(path: &Path, document: Value) -> Option<Kind> {
+/// Checks one document; returns the Mesh kind it holds, if any, or what is wrong with it.
+fn check_document(path: &Path, document: Value) -> Result<Option<Kind>, String> {
     let kind_name = document["kind"].as_str().unwrap_or_default().to_string();
-    let api_version = document["apiVersion"].as_str().unwrap_or_default().to_string();
-    let place = format!("{} ({kind_name} {})", path.display(), document["metadata"]["name"]);
-    match (api_version.as_str(), kind_name.as_str()) {
+    let api_version = document["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let place = format!(
+        "{} ({kind_name} {})",
+        path.display(),
+        document["metadata"]["name"]
+    );
+    let decoded = match (api_version.as_str(), kind_name.as_str()) {
         ("mesh.io/v1alpha1", _) => {
-            let kind = Kind::from_kind(&kind_name).unwrap_or_else(|| panic!("{place}: not a Mesh kind"));
+            let kind =
+                Kind::from_kind(&kind_name).ok_or_else(|| format!("{place}: not a Mesh kind"))?;
             let problems = object_problems(&document, &schema(kind));
-            assert!(problems.is_empty(), "{place} would be rejected:\n{}", problems.join("\n"));
-            let object = mesh_crds::decode(kind, document).unwrap_or_else(|error| panic!("{place}: {error}"));
+            if !problems.is_empty() {
+                return Err(format!(
+                    "{place} would be rejected: {}",
+                    problems.join("; ")
+                ));
+            }
+            let object =
+                mesh_crds::decode(kind, document).map_err(|error| format!("{place}: {error}"))?;
             assert_eq!(object.kind(), kind);
-            Some(kind)
+            return Ok(Some(kind));
         }
-        ("v1", "Service") => {
-            serde_json::from_value::<Service>(document).unwrap_or_else(|error| panic!("{place}: {error}"));
-            None
-        }
-        ("v1", "Secret") => {
-            serde_json::from_value::<Secret>(document).unwrap_or_else(|error| panic!("{place}: {error}"));
-            None
-        }
+        ("v1", "Service") => serde_json::from_value::<Service>(document).map(drop),
+        ("v1", "Secret") => serde_json::from_value::<Secret>(document).map(drop),
         ("discovery.k8s.io/v1", "EndpointSlice") => {
-            serde_json::from_value::<EndpointSlice>(document).unwrap_or_else(|error| panic!("{place}: {error}"));
-            None
+            serde_json::from_value::<EndpointSlice>(document).map(drop)
         }
-        _ => panic!("{place}: unexpected apiVersion {api_version:?} in examples"),
-    }
+        _ => {
+            return Err(format!(
+                "{place}: unexpected apiVersion {api_version:?} in examples"
+            ));
+        }
+    };
+    decoded
+        .map(|()| None)
+        .map_err(|error| format!("{place}: {error}"))
 }
 
 #[test]
 fn every_example_decodes_and_validates() {
     let files = yaml_files(&examples_dir());
     assert!(files.len() >= 12, "examples/ looks empty: {files:?}");
+    let mut failures = Vec::new();
     for path in files {
         let documents = documents(&path);
         assert!(!documents.is_empty(), "{}: no documents", path.display());
-        for document in documents {
-            check_document(&path, document);
-        }
+        failures.extend(
+            documents
+                .into_iter()
+                .filter_map(|document| check_document(&path, document).err()),
+        );
     }
+    assert!(
+        failures.is_empty(),
+        "invalid examples:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -96,7 +124,9 @@ fn kinds_folder_has_one_namespace_less_object_of_each_kind() {
                 "{}: examples/kinds must not set a namespace",
                 path.display()
             );
-            if let Some(kind) = check_document(&path, document) {
+            if let Some(kind) =
+                check_document(&path, document).unwrap_or_else(|error| panic!("{error}"))
+            {
                 seen.push(kind);
             }
         }
@@ -112,14 +142,22 @@ fn quickstart_world_is_complete() {
     for path in yaml_files(&examples_dir().join("quickstart")) {
         for document in documents(&path) {
             kinds.push(document["kind"].as_str().unwrap_or_default().to_string());
-            names.push(document["metadata"]["name"].as_str().unwrap_or_default().to_string());
-            check_document(&path, document);
+            names.push(
+                document["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            check_document(&path, document).unwrap_or_else(|error| panic!("{error}"));
         }
     }
     for kind in ["Service", "EndpointSlice", "IngressRoute", "Middleware"] {
         assert!(kinds.iter().any(|k| k == kind), "quickstart lacks a {kind}");
     }
-    assert!(kinds.iter().filter(|k| *k == "IngressRoute").count() >= 2, "quickstart needs the broken route too");
+    assert!(
+        kinds.iter().filter(|k| *k == "IngressRoute").count() >= 2,
+        "quickstart needs the broken route too"
+    );
     assert!(names.iter().any(|name| name == "whoami"));
 }
 
@@ -149,8 +187,17 @@ spec:
         panic!("not an IngressRoute");
     };
     let service = &route.spec.routes[0].services[0];
-    assert_eq!(service.port, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".into())));
+    assert_eq!(
+        service.port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".into()))
+    );
     assert!(service.pass_host_header, "defaults apply");
     assert_eq!(service.weight, 1);
-    assert_eq!(route.spec.routes[0].observability.as_ref().and_then(|o| o.access_logs), Some(true));
+    assert_eq!(
+        route.spec.routes[0]
+            .observability
+            .as_ref()
+            .and_then(|o| o.access_logs),
+        Some(true)
+    );
 }

@@ -25,7 +25,14 @@ fn check_node(node: &Value, path: &str, in_junctor: bool, problems: &mut Vec<Str
     let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
 
     if in_junctor {
-        for key in ["type", "description", "default", "additionalProperties", "properties", "items"] {
+        for key in [
+            "type",
+            "description",
+            "default",
+            "additionalProperties",
+            "properties",
+            "items",
+        ] {
             if map.contains_key(key) {
                 problems.push(format!("{path}: `{key}` inside anyOf/allOf/oneOf/not"));
             }
@@ -40,12 +47,25 @@ fn check_node(node: &Value, path: &str, in_junctor: bool, problems: &mut Vec<Str
             problems.push(format!("{path}: int-or-string with a `type`"));
         }
         if map.get("anyOf").is_some_and(|any_of| *any_of != canonical) {
-            problems.push(format!("{path}: int-or-string anyOf must be [integer, string]"));
+            problems.push(format!(
+                "{path}: int-or-string anyOf must be [integer, string]"
+            ));
         }
     } else {
         for junctor in ["anyOf", "allOf", "oneOf"] {
-            for (index, branch) in map.get(junctor).and_then(Value::as_array).into_iter().flatten().enumerate() {
-                check_node(branch, &format!("{path}.{junctor}[{index}]"), true, problems);
+            for (index, branch) in map
+                .get(junctor)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                check_node(
+                    branch,
+                    &format!("{path}.{junctor}[{index}]"),
+                    true,
+                    problems,
+                );
             }
         }
     }
@@ -66,17 +86,35 @@ fn check_node(node: &Value, path: &str, in_junctor: bool, problems: &mut Vec<Str
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        for key in map.get("x-kubernetes-list-map-keys").and_then(Value::as_array).into_iter().flatten() {
+        for key in map
+            .get("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if !key.as_str().is_some_and(|key| required.contains(&key)) {
-                problems.push(format!("{path}: list-map key {key} is not required in items"));
+                problems.push(format!(
+                    "{path}: list-map key {key} is not required in items"
+                ));
             }
         }
     }
-    for rule in map.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten() {
+    for rule in map
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let text = rule.get("rule").and_then(Value::as_str).unwrap_or_default();
         for field in cel_self_fields(text) {
-            if map.get("properties").and_then(|properties| properties.get(&field)).is_none() {
-                problems.push(format!("{path}: CEL rule {text:?} uses self.{field}, which is not a property"));
+            if map
+                .get("properties")
+                .and_then(|properties| properties.get(&field))
+                .is_none()
+            {
+                problems.push(format!(
+                    "{path}: CEL rule {text:?} uses self.{field}, which is not a property"
+                ));
             }
         }
     }
@@ -89,7 +127,10 @@ fn check_node(node: &Value, path: &str, in_junctor: bool, problems: &mut Vec<Str
     if let Some(items) = map.get("items") {
         check_node(items, &format!("{path}[]"), false, problems);
     }
-    if let Some(additional) = map.get("additionalProperties").filter(|value| value.is_object()) {
+    if let Some(additional) = map
+        .get("additionalProperties")
+        .filter(|value| value.is_object())
+    {
         check_node(additional, &format!("{path}{{}}"), false, problems);
     }
 }
@@ -100,7 +141,10 @@ pub fn cel_self_fields(rule: &str) -> Vec<String> {
     let mut rest = rule;
     while let Some(position) = rest.find("self.") {
         let after = &rest[position + "self.".len()..];
-        let field: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let field: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         if !field.is_empty() {
             fields.push(field);
         }
@@ -141,13 +185,18 @@ fn validate(value: &Value, schema: &Value, path: &str, problems: &mut Vec<String
         match value {
             Value::Number(number) if number.is_i64() || number.is_u64() => {}
             Value::String(text) => check_pattern(text, schema, here, problems),
-            other => problems.push(format!("{here}: {other} is neither an integer nor a string")),
+            other => problems.push(format!(
+                "{here}: {other} is neither an integer nor a string"
+            )),
         }
         return;
     }
     let type_ = schema.get("type").and_then(Value::as_str);
     if !matches_type(value, type_) {
-        problems.push(format!("{here}: {value} is not of type {}", type_.unwrap_or("?")));
+        problems.push(format!(
+            "{here}: {value} is not of type {}",
+            type_.unwrap_or("?")
+        ));
         return;
     }
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
@@ -155,12 +204,18 @@ fn validate(value: &Value, schema: &Value, path: &str, problems: &mut Vec<String
             problems.push(format!("{here}: {value} is not one of {allowed:?}"));
         }
     }
-    if let (Some(minimum), Some(number)) = (schema.get("minimum").and_then(Value::as_f64), value.as_f64()) {
+    if let (Some(minimum), Some(number)) = (
+        schema.get("minimum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) {
         if number < minimum {
             problems.push(format!("{here}: {number} is below the minimum {minimum}"));
         }
     }
-    if let (Some(maximum), Some(number)) = (schema.get("maximum").and_then(Value::as_f64), value.as_f64()) {
+    if let (Some(maximum), Some(number)) = (
+        schema.get("maximum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) {
         if number > maximum {
             problems.push(format!("{here}: {number} is above the maximum {maximum}"));
         }
@@ -180,31 +235,53 @@ fn validate(value: &Value, schema: &Value, path: &str, problems: &mut Vec<String
             }
         }
         Value::Object(map) => {
-            for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            for required in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(required) = required.as_str() {
                     if !map.contains_key(required) {
                         problems.push(format!("{here}: missing required field {required}"));
                     }
                 }
             }
-            let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+            let preserve =
+                schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
             for (key, child) in map {
-                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                if let Some(child_schema) = schema.get("properties").and_then(|properties| properties.get(key)) {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if let Some(child_schema) = schema
+                    .get("properties")
+                    .and_then(|properties| properties.get(key))
+                {
                     validate(child, child_schema, &child_path, problems);
-                } else if let Some(additional) = schema.get("additionalProperties").filter(|value| value.is_object())
+                } else if let Some(additional) = schema
+                    .get("additionalProperties")
+                    .filter(|value| value.is_object())
                 {
                     validate(child, additional, &child_path, problems);
                 } else if !preserve {
                     problems.push(format!("{child_path}: unknown field"));
                 }
             }
-            for rule in schema.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten() {
+            for rule in schema
+                .get("x-kubernetes-validations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let text = rule.get("rule").and_then(Value::as_str).unwrap_or_default();
                 match evaluate_rule(text, map) {
                     Some(true) => {}
                     Some(false) => problems.push(format!("{here}: violates CEL rule {text:?}")),
-                    None => problems.push(format!("{here}: no offline evaluator for CEL rule {text:?}")),
+                    None => problems.push(format!(
+                        "{here}: no offline evaluator for CEL rule {text:?}"
+                    )),
                 }
             }
         }
@@ -225,9 +302,12 @@ fn check_pattern(text: &str, schema: &Value, here: &str, problems: &mut Vec<Stri
 /// know (a new rule needs an evaluator here, so examples keep being checked).
 pub fn evaluate_rule(rule: &str, object: &serde_json::Map<String, Value>) -> Option<bool> {
     match rule {
-        "!has(self.prefix) || self.prefix.startsWith('/')" => {
-            Some(object.get("prefix").and_then(Value::as_str).is_none_or(|prefix| prefix.starts_with('/')))
-        }
+        "!has(self.prefix) || self.prefix.startsWith('/')" => Some(
+            object
+                .get("prefix")
+                .and_then(Value::as_str)
+                .is_none_or(|prefix| prefix.starts_with('/')),
+        ),
         "!(has(self.secret) && has(self.configMap))" => {
             Some(!(object.contains_key("secret") && object.contains_key("configMap")))
         }

@@ -103,9 +103,9 @@ fn log_status(object: &ObjectRef, status: &Value) {
         return;
     };
     if ready.status == "True" {
-        info!(object = %object, ready = %ready.status, reason = %ready.reason, message = %ready.message, "status");
+        info!(object = %object, ready = %ready.status, reason = %ready.reason, detail = %ready.message, "status");
     } else {
-        warn!(object = %object, ready = %ready.status, reason = %ready.reason, message = %ready.message, "status");
+        warn!(object = %object, ready = %ready.status, reason = %ready.reason, detail = %ready.message, "status");
     }
 }
 

@@ -17,7 +17,15 @@ pub struct ProxyVerdict {
     /// The proxy's config generation now serving.
     pub generation: u64,
     /// Routers the proxy refused, with its explanation.
-    pub rejected_routers: BTreeMap<String, String>,
+    pub rejected_routers: BTreeMap<String, Rejection>,
+}
+
+/// Why the proxy refused a router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The proxy's CamelCase reason (`InvalidRule`, `MiddlewareNotFound`, ...).
+    pub reason: String,
+    pub message: String,
 }
 
 /// Sets `Programmed` on every status from the proxy's verdict, and marks the routes whose
@@ -27,13 +35,14 @@ pub fn apply_verdict(
     router_owners: &BTreeMap<String, RouterOwner>,
     verdict: &ProxyVerdict,
 ) {
-    let mut rejected: BTreeMap<&ObjectRef, Vec<(&str, Option<usize>, &str)>> = BTreeMap::new();
-    for (router, error) in &verdict.rejected_routers {
+    let mut rejected: BTreeMap<&ObjectRef, Vec<(&str, Option<usize>, &Rejection)>> =
+        BTreeMap::new();
+    for (router, rejection) in &verdict.rejected_routers {
         if let Some(owner) = router_owners.get(router) {
             rejected
                 .entry(&owner.object)
                 .or_default()
-                .push((router.as_str(), owner.route_index, error.as_str()));
+                .push((router.as_str(), owner.route_index, rejection));
         }
     }
     let generation = verdict.generation;
@@ -49,6 +58,16 @@ pub fn apply_verdict(
             );
             continue;
         }
+        let has_live_route = status.routes.iter().any(|route| route.ready);
+        if !status.routes.is_empty() && !has_live_route && !rejected.contains_key(object) {
+            // Every route was dropped by the translation: nothing of it runs.
+            status.set_programmed(
+                ConditionStatus::False,
+                Reason::Pending,
+                format!("no route of it is in config generation {generation}"),
+            );
+            continue;
+        }
         let Some(refused) = rejected.get(object) else {
             status.set_programmed(
                 ConditionStatus::True,
@@ -58,17 +77,18 @@ pub fn apply_verdict(
             continue;
         };
         let mut messages = Vec::new();
-        for (router, route_index, error) in refused {
+        for (router, route_index, rejection) in refused {
             let place = match route_index {
                 Some(index) => format!("routes[{index}]"),
                 None => format!("router {router}"),
             };
-            let message = format!("{place}: rejected by the proxy: {error}");
+            let message = format!("{place}: rejected by the proxy: {}", rejection.message);
             if let Some(route) = route_index
                 .and_then(|index| status.routes.iter_mut().find(|route| route.index == index))
             {
                 route.ready = false;
-                route.reason = Some(Reason::Pending);
+                // The proxy's reasons mostly share Mesh's vocabulary; others stay Pending.
+                route.reason = Some(Reason::parse(&rejection.reason).unwrap_or(Reason::Pending));
                 route.message = Some(message.clone());
             }
             messages.push(message);
@@ -189,6 +209,19 @@ mod tests {
     }
 
     #[test]
+    fn objects_whose_routes_were_all_dropped_are_not_programmed() {
+        let mut dropped = status(true, 1);
+        dropped.routes[0].ready = false;
+        let mut statuses = BTreeMap::from([(object("a"), dropped)]);
+        apply_verdict(&mut statuses, &BTreeMap::new(), &ProxyVerdict { generation: 5, ..Default::default() });
+        let a = &statuses[&object("a")];
+        assert_eq!(
+            condition(a, ConditionType::Programmed),
+            (ConditionStatus::False, Reason::Pending, "no route of it is in config generation 5".into())
+        );
+    }
+
+    #[test]
     fn routers_the_proxy_refuses_mark_their_route_and_object() {
         let mut statuses = BTreeMap::from([
             (object("a"), status(true, 2)),
@@ -197,8 +230,20 @@ mod tests {
         let verdict = ProxyVerdict {
             generation: 3,
             rejected_routers: BTreeMap::from([
-                ("r1".to_string(), "unknown entry point `nope`".to_string()),
-                ("b0".to_string(), "service missing".to_string()),
+                (
+                    "r1".to_string(),
+                    Rejection {
+                        reason: "UnknownEntryPoint".into(),
+                        message: "unknown entry point `nope`".into(),
+                    },
+                ),
+                (
+                    "b0".to_string(),
+                    Rejection {
+                        reason: "ServiceNotFound".into(),
+                        message: "service missing".into(),
+                    },
+                ),
             ]),
         };
         let owners = owners(&[("r0", "a", 0), ("r1", "a", 1), ("b0", "b", 0)]);
@@ -210,9 +255,11 @@ mod tests {
         assert!(message.contains("routes[1]: rejected by the proxy: unknown entry point `nope`"), "{message}");
         assert!(a.routes[0].ready);
         assert!(!a.routes[1].ready);
+        assert_eq!(a.routes[1].reason, Some(Reason::UnknownEntryPoint));
 
         let b = &statuses[&object("b")];
         assert_eq!(condition(b, ConditionType::Programmed).0, ConditionStatus::False);
+        assert_eq!(b.routes[0].reason, Some(Reason::Pending), "not a Mesh reason");
         assert_eq!(condition(b, ConditionType::Ready).0, ConditionStatus::False);
     }
 }

@@ -101,8 +101,17 @@ impl StatusWriter {
     /// Writes what changed; returns false when some writes failed (and should be retried).
     async fn write_batch(&self, batch: &StatusBatch, leader: &watch::Receiver<bool>) -> bool {
         let now = Time(Timestamp::now());
-        let outcomes: Vec<Outcome> = futures::stream::iter(batch.statuses.iter())
-            .map(|(object, status)| self.write_one(object, status, &now, leader))
+        // Owned pairs: borrowing them across `buffer_unordered` trips the compiler's
+        // higher-ranked Send check for spawned futures.
+        let pairs: Vec<(ObjectRef, ObjectStatus)> = batch
+            .statuses
+            .iter()
+            .map(|(object, status)| (object.clone(), status.clone()))
+            .collect();
+        let writes = pairs
+            .into_iter()
+            .map(|(object, status)| self.write_one(object, status, &now, leader));
+        let outcomes: Vec<Outcome> = futures::stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
@@ -116,11 +125,12 @@ impl StatusWriter {
 
     async fn write_one(
         &self,
-        object: &ObjectRef,
-        desired: &ObjectStatus,
+        object: ObjectRef,
+        desired: ObjectStatus,
         now: &Time,
         leader: &watch::Receiver<bool>,
     ) -> Outcome {
+        let object = &object;
         // Ingress has no conditions in its status: its verdict is served, not written.
         let Some(kind) = Kind::from_kind(object.kind.as_str()) else {
             return Outcome::Skipped;
@@ -134,7 +144,7 @@ impl StatusWriter {
             return Outcome::Skipped;
         };
         let current = CurrentStatus::parse(observed.status.as_ref());
-        let Some(next) = next_status(desired, kind.has_route_status(), &current, now) else {
+        let Some(next) = next_status(&desired, kind.has_route_status(), &current, now) else {
             return Outcome::Unchanged;
         };
         self.limiter.acquire().await;

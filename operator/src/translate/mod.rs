@@ -5,12 +5,15 @@
 //! the finding on every object involved so the user can see it with `kubectl get`.
 
 mod backend;
+mod class;
 mod http;
-mod ingress;
+mod load_balancer;
 mod middleware;
 mod names;
 mod refs;
+mod secrets;
 mod status;
+mod stream;
 mod tcp;
 mod tls;
 mod traefik_service;
@@ -67,7 +70,6 @@ pub fn translate(snapshot: &Snapshot, options: &ProviderOptions) -> Translation 
     http::translate_ingress_routes(&mut ctx);
     tcp::translate_ingress_route_tcps(&mut ctx);
     udp::translate_ingress_route_udps(&mut ctx);
-    ingress::translate_ingresses(&mut ctx);
     tls::report_option_conflicts(&mut ctx);
     ctx.finish()
 }
@@ -81,6 +83,11 @@ pub(crate) struct Context<'a> {
     pub router_owners: BTreeMap<String, RouterOwner>,
     /// TLS HTTP routers, for the per-host option conflict check (§7.2 item 4).
     pub tls_hosts: Vec<tls::TlsHostClaim>,
+    /// Certificates by `namespace/secret`, loaded once each.
+    pub certificates: BTreeMap<String, mesh_proxy::config::tls::Certificate>,
+    /// Set once TraefikServices are in the configuration: later references must find them
+    /// there, not just in the snapshot.
+    pub translated_traefik_services: bool,
 }
 
 impl<'a> Context<'a> {
@@ -92,10 +99,13 @@ impl<'a> Context<'a> {
             book: status::StatusBook::default(),
             router_owners: BTreeMap::new(),
             tls_hosts: Vec::new(),
+            certificates: BTreeMap::new(),
+            translated_traefik_services: false,
         }
     }
 
-    fn finish(self) -> Translation {
+    fn finish(mut self) -> Translation {
+        self.config.tls.certificates = std::mem::take(&mut self.certificates).into_values().collect();
         Translation { config: self.config, statuses: self.book.finish(), router_owners: self.router_owners }
     }
 }

@@ -140,10 +140,6 @@ impl StatusBook {
         record.has_routes = has_routes;
     }
 
-    pub fn is_tracked(&self, object: &ObjectRef) -> bool {
-        self.records.contains_key(object)
-    }
-
     /// A problem with the object as a whole (the object is not, or only partly, used).
     pub fn object_problem(&mut self, object: &ObjectRef, reason: Reason, message: impl Into<String>) {
         let Some(record) = self.records.get_mut(object) else { return };

@@ -106,7 +106,7 @@ async fn run_watcher(
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
     let mut listing: Vec<DynamicObject> = Vec::new();
     let mut synced = false;
-    let mut mark_synced = |synced: &mut bool| {
+    let mark_synced = |synced: &mut bool| {
         if !*synced {
             *synced = true;
             sync.one_done();

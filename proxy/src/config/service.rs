@@ -64,7 +64,11 @@ impl Service {
             0 => Err(ServiceKindError::Unspecified),
             1 => Ok(kinds[0].1),
             _ => Err(ServiceKindError::Several(
-                kinds.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "),
+                kinds
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             )),
         }
     }
@@ -354,14 +358,21 @@ loadBalancer:
         assert_eq!(lb.servers[0].weight, Some(3));
         assert_eq!(lb.strategy, Some(Strategy::Wrr));
         assert!(!lb.passes_host_header());
-        let cookie = lb.sticky.as_ref().and_then(|s| s.cookie.as_ref()).expect("cookie");
+        let cookie = lb
+            .sticky
+            .as_ref()
+            .and_then(|s| s.cookie.as_ref())
+            .expect("cookie");
         assert_eq!((cookie.name.as_str(), cookie.http_only), ("lvl2", true));
         let check = lb.health_check.as_ref().expect("health check");
         assert_eq!(check.interval, Some(Duration::from_secs(10)));
         assert_eq!(check.timeout, Some(Duration::from_secs(3)));
         let passive = lb.passive_health_check.as_ref().expect("passive");
         assert_eq!(passive.failure_window, Some(Duration::from_secs(60)));
-        let flush = lb.response_forwarding.as_ref().and_then(|r| r.flush_interval);
+        let flush = lb
+            .response_forwarding
+            .as_ref()
+            .and_then(|r| r.flush_interval);
         assert!(flush.is_some_and(Duration::is_negative));
         assert_eq!(lb.servers_transport, "secure");
     }
@@ -406,7 +417,10 @@ loadBalancer:
             "service": "main", "fallback": "backup", "errors": {"status": ["500-504"]}
         }))
         .expect("valid");
-        assert_eq!(failover.errors.map(|e| e.status), Some(vec!["500-504".to_owned()]));
+        assert_eq!(
+            failover.errors.map(|e| e.status),
+            Some(vec!["500-504".to_owned()])
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Settings fixed for the life of the process: entry points, admin address, log defaults.
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,8 @@ pub struct StaticConfig {
     pub admin_address: Option<SocketAddr>,
     /// Whether routers write access logs unless `observability.accessLogs` says otherwise.
     pub access_logs: bool,
+    /// Where access log lines go (appended); `None` means standard output.
+    pub access_log_path: Option<PathBuf>,
 }
 
 impl Default for StaticConfig {
@@ -23,6 +26,7 @@ impl Default for StaticConfig {
             entry_points: BTreeMap::new(),
             admin_address: Some(SocketAddr::from(([127, 0, 0, 1], 9000))),
             access_logs: false,
+            access_log_path: None,
         }
     }
 }

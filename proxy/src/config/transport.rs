@@ -264,7 +264,11 @@ mod tests {
             ("250us", 250_000),
         ];
         for (text, nanos) in cases {
-            assert_eq!(Duration::parse(text).map(Duration::as_nanos), Ok(nanos), "{text}");
+            assert_eq!(
+                Duration::parse(text).map(Duration::as_nanos),
+                Ok(nanos),
+                "{text}"
+            );
         }
     }
 
@@ -299,7 +303,10 @@ mod tests {
         assert_eq!(transport.max_idle_conns_per_host, 7);
         let timeouts = transport.forwarding_timeouts.clone().expect("timeouts");
         assert_eq!(timeouts.dial_timeout, Some(Duration::from_secs(1)));
-        assert_eq!(timeouts.response_header_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(
+            timeouts.response_header_timeout,
+            Some(Duration::from_secs(2))
+        );
         let round_trip: ServersTransport =
             serde_json::from_value(serde_json::to_value(&transport).expect("ser")).expect("de");
         assert_eq!(round_trip, transport);

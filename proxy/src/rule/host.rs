@@ -29,6 +29,11 @@ impl HostPattern {
         }
     }
 
+    /// A plain name, `*` and `*.` included literally (the v2 dialect has no wildcards).
+    pub(crate) fn exact(value: &str) -> Self {
+        HostPattern::Exact(strip_trailing_dot(&value.to_ascii_lowercase()).into())
+    }
+
     /// Tests a host that is already lower-case and stripped with [`host_key`].
     pub fn matches_key(&self, key: &str) -> bool {
         match self {

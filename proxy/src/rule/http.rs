@@ -8,7 +8,8 @@ use super::error::RuleError;
 use super::host::HostPattern;
 use super::ip::IpRange;
 use super::request::{RequestView, query_pairs};
-use super::syntax::{self, Call, Expr};
+use super::syntax::{self, Arg, Call, Expr};
+use super::v2::{self, RuleSyntax};
 
 /// One compiled HTTP matcher. Regexes are compiled once and shared (`Regex` is cheap to
 /// clone and safe to use from every thread).
@@ -58,8 +59,9 @@ impl HttpMatcher {
                 .get_all(name)
                 .iter()
                 .any(|candidate| re.is_match(candidate.as_bytes())),
-            HttpMatcher::Query(key, value) => query_pairs(req.query)
-                .any(|(k, v)| *k == **key && *v == **value),
+            HttpMatcher::Query(key, value) => {
+                query_pairs(req.query).any(|(k, v)| *k == **key && *v == **value)
+            }
             HttpMatcher::QueryRegexp(key, re) => {
                 query_pairs(req.query).any(|(k, v)| *k == **key && re.is_match(&v))
             }
@@ -83,16 +85,28 @@ struct HttpRuleInner {
 
 /// Parses and compiles an HTTP rule (v3 syntax). Errors name the column and the problem.
 pub fn parse_http(source: &str) -> Result<HttpRule, RuleError> {
+    parse_http_with(source, RuleSyntax::V3)
+}
+
+/// Parses and compiles an HTTP rule written in the given dialect.
+pub fn parse_http_with(source: &str, dialect: RuleSyntax) -> Result<HttpRule, RuleError> {
     let mut hosts: Vec<String> = Vec::new();
     let expr = syntax::parse(source, &mut |call| {
-        let matcher = build_matcher(source, call)?;
-        if let (HttpMatcher::Host(_), Some(arg)) = (&matcher, call.args.first()) {
-            let host = arg.value.to_ascii_lowercase();
-            if !hosts.contains(&host) {
-                hosts.push(host);
+        let expr = match dialect {
+            RuleSyntax::V3 => Expr::leaf(build_matcher(source, call)?),
+            RuleSyntax::V2 => v2::build_http(source, call)?,
+        };
+        let is_host = syntax::name_matches(&call.name, "Host")
+            || (dialect == RuleSyntax::V2 && syntax::name_matches(&call.name, "HostHeader"));
+        if is_host {
+            for arg in &call.args {
+                let host = arg.value.to_ascii_lowercase();
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
             }
         }
-        Ok(matcher)
+        Ok(expr)
     })?;
     Ok(HttpRule {
         inner: Arc::new(HttpRuleInner {
@@ -145,25 +159,50 @@ impl std::fmt::Display for HttpRule {
     }
 }
 
-/// The HTTP matcher names in their canonical spelling.
-const HTTP_MATCHERS: [&str; 11] = [
-    "Host",
-    "HostRegexp",
-    "Path",
-    "PathPrefix",
-    "PathRegexp",
-    "Method",
-    "Header",
-    "HeaderRegexp",
-    "Query",
-    "QueryRegexp",
-    "ClientIP",
-];
+/// The v3 HTTP matchers, by canonical name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Host,
+    HostRegexp,
+    Path,
+    PathPrefix,
+    PathRegexp,
+    Method,
+    Header,
+    HeaderRegexp,
+    Query,
+    QueryRegexp,
+    ClientIp,
+}
+
+impl Kind {
+    const ALL: [(&'static str, Kind); 11] = [
+        ("Host", Kind::Host),
+        ("HostRegexp", Kind::HostRegexp),
+        ("Path", Kind::Path),
+        ("PathPrefix", Kind::PathPrefix),
+        ("PathRegexp", Kind::PathRegexp),
+        ("Method", Kind::Method),
+        ("Header", Kind::Header),
+        ("HeaderRegexp", Kind::HeaderRegexp),
+        ("Query", Kind::Query),
+        ("QueryRegexp", Kind::QueryRegexp),
+        ("ClientIP", Kind::ClientIp),
+    ];
+
+    fn arity(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Kind::Header | Kind::HeaderRegexp => 2..=2,
+            Kind::Query | Kind::QueryRegexp => 1..=2,
+            _ => 1..=1,
+        }
+    }
+}
 
 fn build_matcher(source: &str, call: &Call) -> Result<HttpMatcher, RuleError> {
-    let Some(name) = HTTP_MATCHERS
+    let Some((name, kind)) = Kind::ALL
         .into_iter()
-        .find(|canonical| syntax::name_matches(&call.name, canonical))
+        .find(|(canonical, _)| syntax::name_matches(&call.name, canonical))
     else {
         return Err(RuleError::at(
             source,
@@ -171,16 +210,12 @@ fn build_matcher(source: &str, call: &Call) -> Result<HttpMatcher, RuleError> {
             format!("unknown matcher `{}`", call.name),
         ));
     };
-    let arity = match name {
-        "Header" | "HeaderRegexp" => 2..=2,
-        "Query" | "QueryRegexp" => 1..=2,
-        _ => 1..=1,
-    };
-    syntax::check_args(source, call, name, arity)?;
-    let first = &call.args[0];
+    syntax::check_args(source, call, name, kind.arity())?;
+    // `check_args` guarantees the count: one or two arguments, two where required.
+    let (first, second) = (&call.args[0], call.args.get(1));
     let value = first.value.as_str();
     let error = |message: String| RuleError::at(source, first.offset, message);
-    let ascii_only = |value: &str| {
+    let ascii_only = || {
         if value.is_ascii() {
             Ok(())
         } else {
@@ -189,62 +224,53 @@ fn build_matcher(source: &str, call: &Call) -> Result<HttpMatcher, RuleError> {
             )))
         }
     };
-    let second = call.args.get(1);
-    Ok(match name {
-        "Host" => {
-            ascii_only(value)?;
+    let regex = |arg: &Arg| compile_regex(source, arg.offset, name, &arg.value);
+    let path = || {
+        if value.starts_with('/') {
+            Ok(value.as_bytes().into())
+        } else {
+            Err(error(format!(
+                "`{name}` value {value:?} must start with `/`"
+            )))
+        }
+    };
+    let header = || {
+        HeaderName::from_bytes(value.as_bytes())
+            .map_err(|_| error(format!("invalid header name {value:?}")))
+    };
+    let second_value = || second.map_or_else(Box::default, |arg| arg.value.as_bytes().into());
+    Ok(match kind {
+        Kind::Host => {
+            ascii_only()?;
             HttpMatcher::Host(
                 HostPattern::parse(value)
                     .ok_or_else(|| error(format!("invalid host wildcard {value:?}")))?,
             )
         }
-        "HostRegexp" => {
-            ascii_only(value)?;
-            HttpMatcher::HostRegexp(compile_regex(source, first.offset, name, value)?)
+        Kind::HostRegexp => {
+            ascii_only()?;
+            HttpMatcher::HostRegexp(regex(first)?)
         }
-        "Path" | "PathPrefix" => {
-            if !value.starts_with('/') {
-                return Err(error(format!(
-                    "`{name}` value {value:?} must start with `/`"
-                )));
+        Kind::Path => HttpMatcher::Path(path()?),
+        Kind::PathPrefix => HttpMatcher::PathPrefix(path()?),
+        Kind::PathRegexp => HttpMatcher::PathRegexp(regex(first)?),
+        Kind::Method => HttpMatcher::Method(value.to_uppercase().into()),
+        Kind::Header => HttpMatcher::Header(header()?, second_value()),
+        Kind::HeaderRegexp => match second {
+            Some(pattern) => HttpMatcher::HeaderRegexp(header()?, regex(pattern)?),
+            None => return Err(error(format!("`{name}` takes 2 arguments"))),
+        },
+        // One argument means "present with an empty value", for both forms.
+        Kind::Query | Kind::QueryRegexp => match second {
+            Some(pattern) if kind == Kind::QueryRegexp => {
+                HttpMatcher::QueryRegexp(value.as_bytes().into(), regex(pattern)?)
             }
-            let path = value.as_bytes().into();
-            if name == "Path" {
-                HttpMatcher::Path(path)
-            } else {
-                HttpMatcher::PathPrefix(path)
-            }
-        }
-        "PathRegexp" => HttpMatcher::PathRegexp(compile_regex(source, first.offset, name, value)?),
-        "Method" => HttpMatcher::Method(value.to_uppercase().into()),
-        "Header" | "HeaderRegexp" => {
-            let header = HeaderName::from_bytes(value.as_bytes())
-                .map_err(|_| error(format!("invalid header name {value:?}")))?;
-            // The arity check guarantees the second argument.
-            let Some(arg) = second else {
-                return Err(error(format!("`{name}` takes 2 arguments")));
-            };
-            if name == "Header" {
-                HttpMatcher::Header(header, arg.value.as_bytes().into())
-            } else {
-                HttpMatcher::HeaderRegexp(header, compile_regex(source, arg.offset, name, &arg.value)?)
-            }
-        }
-        "Query" | "QueryRegexp" => {
-            let key = value.as_bytes().into();
-            match second {
-                Some(arg) if name == "QueryRegexp" => {
-                    HttpMatcher::QueryRegexp(key, compile_regex(source, arg.offset, name, &arg.value)?)
-                }
-                Some(arg) => HttpMatcher::Query(key, arg.value.as_bytes().into()),
-                None => HttpMatcher::Query(key, Box::default()),
-            }
-        }
-        "ClientIP" => HttpMatcher::ClientIp(
+            _ => HttpMatcher::Query(value.as_bytes().into(), second_value()),
+        },
+        Kind::ClientIp => HttpMatcher::ClientIp(
             IpRange::parse(value)
                 .ok_or_else(|| error(format!("invalid IP address or CIDR {value:?}")))?,
         ),
-        _ => unreachable!("every name of HTTP_MATCHERS is handled"),
     })
 }
 
@@ -311,26 +337,44 @@ mod tests {
 
     #[test]
     fn host() {
-        assert!(matches("Host(`example.com`)", &get("Example.com:8080", "/")));
+        assert!(matches(
+            "Host(`example.com`)",
+            &get("Example.com:8080", "/")
+        ));
         assert!(matches("Host(`EXAMPLE.com`)", &get("example.com", "/")));
         assert!(matches("Host(`example.com.`)", &get("example.com", "/")));
         assert!(matches("Host(`example.com`)", &get("example.com.", "/")));
         assert!(!matches("Host(`example.com`)", &get("other.com", "/")));
         assert!(!matches("Host(`example.com`)", &get("", "/")));
         assert!(matches("Host(`*.example.com`)", &get("a.example.com", "/")));
-        assert!(!matches("Host(`*.example.com`)", &get("a.b.example.com", "/")));
+        assert!(!matches(
+            "Host(`*.example.com`)",
+            &get("a.b.example.com", "/")
+        ));
         assert!(!matches("Host(`*.example.com`)", &get("example.com", "/")));
         assert!(matches("Host(`*`)", &get("", "/")));
         assert!(matches("Host(`*`)", &get("whatever", "/")));
         assert!(matches("Host(`::1`)", &get("[::1]:80", "/")));
-        assert!(matches("Host(`h2.example`)", &get("", "http://h2.example/")));
+        assert!(matches(
+            "Host(`h2.example`)",
+            &get("", "http://h2.example/")
+        ));
     }
 
     #[test]
     fn host_regexp_is_unanchored_on_the_lower_case_host() {
-        assert!(matches(r"HostRegexp(`^[a-z]+\.example\.com$`)", &get("API.example.com", "/")));
-        assert!(matches("HostRegexp(`example`)", &get("www.example.org", "/")));
-        assert!(!matches("HostRegexp(`^example`)", &get("www.example.org", "/")));
+        assert!(matches(
+            r"HostRegexp(`^[a-z]+\.example\.com$`)",
+            &get("API.example.com", "/")
+        ));
+        assert!(matches(
+            "HostRegexp(`example`)",
+            &get("www.example.org", "/")
+        ));
+        assert!(!matches(
+            "HostRegexp(`^example`)",
+            &get("www.example.org", "/")
+        ));
     }
 
     #[test]
@@ -341,7 +385,10 @@ mod tests {
         assert!(!matches("Path(`/a/b`)", &get("h", "/a%2Fb")));
         assert!(matches("Path(`/a%2Fb`)", &get("h", "/a%2Fb")));
         assert!(matches("Path(`/foo`)", &get("h", "/foo?x=1")));
-        assert!(matches("PathPrefix(`/products`)", &get("h", "/products-for-sale")));
+        assert!(matches(
+            "PathPrefix(`/products`)",
+            &get("h", "/products-for-sale")
+        ));
         assert!(matches("PathPrefix(`/foo bar`)", &get("h", "/foo%20bar/x")));
         assert!(!matches("PathPrefix(`/api/`)", &get("h", "/api")));
         assert!(matches("PathRegexp(`[0-9]+$`)", &get("h", "/items/42")));
@@ -378,8 +425,14 @@ mod tests {
         assert!(matches("Query(`q`, `a b!`)", &get("h", "/?q=a+b%21")));
         assert!(matches("Query(`my key`, `v`)", &get("h", "/?my%20key=v")));
         assert!(!matches("Query(`a`, `1`)", &get("h", "/?a=1;b=2")));
-        assert!(matches("QueryRegexp(`id`, `^[0-9]+$`)", &get("h", "/?id=x&id=42")));
-        assert!(!matches("QueryRegexp(`id`, `^[0-9]+$`)", &get("h", "/?id=x")));
+        assert!(matches(
+            "QueryRegexp(`id`, `^[0-9]+$`)",
+            &get("h", "/?id=x&id=42")
+        ));
+        assert!(!matches(
+            "QueryRegexp(`id`, `^[0-9]+$`)",
+            &get("h", "/?id=x")
+        ));
         assert!(matches("QueryRegexp(`k`)", &get("h", "/?k")));
         assert!(!matches("QueryRegexp(`k`)", &get("h", "/?k=x")));
     }
@@ -401,7 +454,10 @@ mod tests {
         assert!(matches("Host(`b.com`) || Path(`/api/x`)", &req));
         assert!(matches("!(Host(`b.com`) || Path(`/nope`))", &req));
         assert!(!matches("!(Host(`a.com`) && PathPrefix(`/api`))", &req));
-        assert!(matches("(Host(`b.com`) || Host(`a.com`)) && Method(`GET`)", &req));
+        assert!(matches(
+            "(Host(`b.com`) || Host(`a.com`)) && Method(`GET`)",
+            &req
+        ));
         assert!(matches(r#"Host("a.com") && PathPrefix("/api")"#, &req));
     }
 
@@ -419,7 +475,10 @@ mod tests {
         ] {
             assert!(matches(rule, &req), "{rule}");
         }
-        assert_eq!(error("pathPrefix(`/api`)"), "column 1: unknown matcher `pathPrefix`");
+        assert_eq!(
+            error("pathPrefix(`/api`)"),
+            "column 1: unknown matcher `pathPrefix`"
+        );
     }
 
     #[test]
@@ -434,20 +493,32 @@ mod tests {
             ("Host()", "column 1: `Host` takes 1 argument, got 0"),
             ("Host(``)", "column 6: empty argument for `Host`"),
             ("Header(`X`)", "column 1: `Header` takes 2 arguments, got 1"),
-            ("Query(`a`, `b`, `c`)", "column 1: `Query` takes 1 or 2 arguments, got 3"),
+            (
+                "Query(`a`, `b`, `c`)",
+                "column 1: `Query` takes 1 or 2 arguments, got 3",
+            ),
             ("Query(`a`, ``)", "column 12: empty argument for `Query`"),
             (
                 "Host(`bücher.de`)",
                 "column 6: `Host` value \"bücher.de\" has non-ASCII characters, use punycode",
             ),
             ("Host(`*.`)", "column 6: invalid host wildcard \"*.\""),
-            ("Path(`foo`)", "column 6: `Path` value \"foo\" must start with `/`"),
+            (
+                "Path(`foo`)",
+                "column 6: `Path` value \"foo\" must start with `/`",
+            ),
             (
                 "PathPrefix(`foo`)",
                 "column 12: `PathPrefix` value \"foo\" must start with `/`",
             ),
-            ("Header(`bad name`, `v`)", "column 8: invalid header name \"bad name\""),
-            ("ClientIP(`10.0.0.0/33`)", "column 10: invalid IP address or CIDR \"10.0.0.0/33\""),
+            (
+                "Header(`bad name`, `v`)",
+                "column 8: invalid header name \"bad name\"",
+            ),
+            (
+                "ClientIP(`10.0.0.0/33`)",
+                "column 10: invalid IP address or CIDR \"10.0.0.0/33\"",
+            ),
             ("/prefix", "column 1: unexpected character `/`"),
         ];
         for (rule, expected) in cases {
@@ -465,7 +536,10 @@ mod tests {
         ] {
             let err = parse_http(rule).expect_err(rule);
             assert_eq!(err.column, column, "{rule}");
-            assert!(err.message.starts_with("invalid regexp for `"), "{rule}: {err}");
+            assert!(
+                err.message.starts_with("invalid regexp for `"),
+                "{rule}: {err}"
+            );
         }
     }
 
@@ -481,7 +555,8 @@ mod tests {
 
     #[test]
     fn hosts_lists_every_host_value() {
-        let rule = parse_http("Host(`A.com`) || !Host(`b.com`) && Path(`/`) || Host(`a.com`)").unwrap();
+        let rule =
+            parse_http("Host(`A.com`) || !Host(`b.com`) && Path(`/`) || Host(`a.com`)").unwrap();
         assert_eq!(rule.hosts(), ["a.com", "b.com"]);
         assert!(parse_http("Path(`/`)").unwrap().hosts().is_empty());
     }

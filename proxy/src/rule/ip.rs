@@ -17,7 +17,10 @@ impl IpRange {
                 if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
                 }
-                (address.parse::<IpAddr>().ok()?, Some(prefix.parse::<u8>().ok()?))
+                (
+                    address.parse::<IpAddr>().ok()?,
+                    Some(prefix.parse::<u8>().ok()?),
+                )
             }
             None => (value.parse::<IpAddr>().ok()?, None),
         };
@@ -109,7 +112,13 @@ mod tests {
     #[test]
     fn invalid_values() {
         for value in [
-            "10.0.0", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/+8", "host", "",
+            "10.0.0",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "host",
+            "",
         ] {
             assert!(IpRange::parse(value).is_none(), "{value}");
         }

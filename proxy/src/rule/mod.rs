@@ -7,6 +7,8 @@
 //! - [`HttpRouterIndex`] / [`TcpRouterIndex`] return the first matching router in
 //!   (priority descending, name ascending) order, with hashed host buckets so the cost does
 //!   not grow with the number of routers.
+//! - [`parse_http_with`] / [`parse_tcp_with`] take a [`RuleSyntax`]: routers may still be
+//!   written in Traefik's deprecated v2 dialect (`ruleSyntax: v2`).
 //!
 //! ```
 //! use mesh_proxy::rule::{HttpRouterIndex, IndexEntry, RequestView, parse_http};
@@ -30,14 +32,16 @@ mod ip;
 mod request;
 mod syntax;
 mod tcp;
+mod v2;
 
+pub use self::http::{HttpMatcher, HttpRule, parse_http, parse_http_with};
 pub use error::{PathError, RuleError};
 pub use host::HostPattern;
-pub use self::http::{HttpMatcher, HttpRule, parse_http};
 pub use index::{HttpRouterIndex, IndexEntry, TcpIndexEntry, TcpRouterIndex};
 pub use ip::IpRange;
 pub use request::{RequestView, routing_path};
-pub use tcp::{ConnectionView, TcpMatcher, TcpRule, parse_tcp};
+pub use tcp::{ConnectionView, TcpMatcher, TcpRule, parse_tcp, parse_tcp_with};
+pub use v2::RuleSyntax;
 
 /// The largest explicit priority a user may set (Traefik reserves the values above it for
 /// internal routers); a larger one is a router error.

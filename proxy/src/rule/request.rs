@@ -69,9 +69,13 @@ impl<'a> RequestView<'a> {
 /// `net.SplitHostPort`, a value with several colons and no brackets is kept whole.
 fn canonical_host(authority: &str) -> Cow<'_, str> {
     // Userinfo never reaches a server in practice, but an absolute-form URI may carry it.
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let host = if let Some(bracketed) = authority.strip_prefix('[') {
-        bracketed.split_once(']').map_or(authority, |(inner, _)| inner)
+        bracketed
+            .split_once(']')
+            .map_or(authority, |(inner, _)| inner)
     } else {
         match authority.split_once(':') {
             Some((host, port)) if !port.contains(':') => host,
@@ -111,7 +115,10 @@ pub fn routing_path(escaped: &str) -> Result<Cow<'_, [u8]>, PathError> {
         let malformed = PathError::MalformedPercentEncoding { offset: at };
         let digits = bytes.get(at + 1..at + 3).ok_or(malformed.clone())?;
         let value = hex_pair(digits[0], digits[1]).ok_or(malformed)?;
-        if RESERVED.iter().any(|reserved| reserved.as_slice() == digits) {
+        if RESERVED
+            .iter()
+            .any(|reserved| reserved.as_slice() == digits)
+        {
             decoded.extend_from_slice(&bytes[at..at + 3]);
         } else {
             decoded.push(value);
@@ -183,7 +190,10 @@ mod tests {
     #[test]
     fn host_comes_from_authority_then_header() {
         assert_eq!(view_host("/", Some("Example.COM:8080")), "example.com");
-        assert_eq!(view_host("http://uri.example/x", Some("header.example")), "uri.example");
+        assert_eq!(
+            view_host("http://uri.example/x", Some("header.example")),
+            "uri.example"
+        );
         assert_eq!(view_host("/", Some("[::1]:443")), "::1");
         assert_eq!(view_host("/", Some("[::1]")), "::1");
         assert_eq!(view_host("/", Some("a.com.")), "a.com.");

@@ -30,6 +30,26 @@ pub(crate) enum Expr<M> {
 }
 
 impl<M> Expr<M> {
+    /// A non-negated leaf.
+    pub fn leaf(matcher: M) -> Self {
+        Expr::Leaf {
+            matcher,
+            negated: false,
+        }
+    }
+
+    /// The negation of the tree, by De Morgan's laws.
+    pub fn negate(self) -> Self {
+        match self {
+            Expr::Leaf { matcher, negated } => Expr::Leaf {
+                matcher,
+                negated: !negated,
+            },
+            Expr::All(children) => Expr::Any(children.into_iter().map(Expr::negate).collect()),
+            Expr::Any(children) => Expr::All(children.into_iter().map(Expr::negate).collect()),
+        }
+    }
+
     /// Evaluates the tree, `test` deciding each (non-negated) leaf.
     pub fn eval(&self, test: &mut impl FnMut(&M) -> bool) -> bool {
         match self {
@@ -40,16 +60,18 @@ impl<M> Expr<M> {
     }
 }
 
-/// Parses `source` and turns every call into a leaf with `build`.
+/// Parses `source` and turns every call into a sub-tree with `build` (a leaf, or for the
+/// v2 dialect's multi-value matchers an `Any` of leaves).
 pub(crate) fn parse<M>(
     source: &str,
-    build: &mut impl FnMut(&Call) -> Result<M, RuleError>,
+    build: &mut impl FnMut(&Call) -> Result<Expr<M>, RuleError>,
 ) -> Result<Expr<M>, RuleError> {
     let tokens = tokenize(source)?;
     let mut parser = Parser {
         source,
         tokens,
         position: 0,
+        depth: 0,
     };
     if parser.peek().kind == TokenKind::End {
         return Err(RuleError::at(source, 0, "empty rule"));
@@ -60,7 +82,10 @@ pub(crate) fn parse<M>(
         return Err(RuleError::at(
             source,
             next.offset,
-            format!("unexpected {}, expected `&&`, `||` or end of rule", next.kind),
+            format!(
+                "unexpected {}, expected `&&`, `||` or end of rule",
+                next.kind
+            ),
         ));
     }
     lower(ast, false, build)
@@ -77,7 +102,7 @@ enum Ast {
 fn lower<M>(
     ast: Ast,
     negate: bool,
-    build: &mut impl FnMut(&Call) -> Result<M, RuleError>,
+    build: &mut impl FnMut(&Call) -> Result<Expr<M>, RuleError>,
 ) -> Result<Expr<M>, RuleError> {
     let lower_all = |children: Vec<Ast>, build: &mut _| {
         children
@@ -86,10 +111,8 @@ fn lower<M>(
             .collect::<Result<Vec<_>, _>>()
     };
     Ok(match ast {
-        Ast::Call(call) => Expr::Leaf {
-            matcher: build(&call)?,
-            negated: negate,
-        },
+        Ast::Call(call) if negate => build(&call)?.negate(),
+        Ast::Call(call) => build(&call)?,
         Ast::Not(inner) => lower(*inner, !negate, build)?,
         // De Morgan: !(a && b) == !a || !b and !(a || b) == !a && !b.
         Ast::And(children) if negate => Expr::Any(lower_all(children, build)?),
@@ -160,9 +183,9 @@ fn tokenize(source: &str) -> Result<Vec<Token>, RuleError> {
             }
             '`' => {
                 let start = offset + 1;
-                let end = source[start..].find('`').ok_or_else(|| {
-                    RuleError::at(source, offset, "unterminated backtick string")
-                })?;
+                let end = source[start..]
+                    .find('`')
+                    .ok_or_else(|| RuleError::at(source, offset, "unterminated backtick string"))?;
                 let value = &source[start..start + end];
                 // Skip the literal's characters and the closing backtick.
                 while chars.next_if(|&(at, _)| at <= start + end).is_some() {}
@@ -211,12 +234,20 @@ fn quoted_literal(
     let mut value = String::new();
     loop {
         let Some((offset, c)) = chars.next() else {
-            return Err(RuleError::at(source, open, "unterminated double-quoted string"));
+            return Err(RuleError::at(
+                source,
+                open,
+                "unterminated double-quoted string",
+            ));
         };
         match c {
             '"' => return Ok(value),
             '\n' => {
-                return Err(RuleError::at(source, open, "unterminated double-quoted string"));
+                return Err(RuleError::at(
+                    source,
+                    open,
+                    "unterminated double-quoted string",
+                ));
             }
             '\\' => {
                 let escaped = escape_sequence(chars)
@@ -267,10 +298,15 @@ fn escape_sequence(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -
     char::from_u32(code)
 }
 
+/// How deep `!` and parentheses may nest: rules come from users, and parsing and
+/// evaluation recurse once per level.
+const MAX_NESTING: usize = 64;
+
 struct Parser<'s> {
     source: &'s str,
     tokens: Vec<Token>,
     position: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -323,6 +359,23 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> Result<Ast, RuleError> {
         let token = self.bump();
+        if !matches!(token.kind, TokenKind::Not | TokenKind::OpenParen) {
+            return self.unary_inner(token);
+        }
+        if self.depth == MAX_NESTING {
+            return Err(RuleError::at(
+                self.source,
+                token.offset,
+                format!("rule nests `!` and parentheses deeper than {MAX_NESTING} levels"),
+            ));
+        }
+        self.depth += 1;
+        let ast = self.unary_inner(token);
+        self.depth -= 1;
+        ast
+    }
+
+    fn unary_inner(&mut self, token: Token) -> Result<Ast, RuleError> {
         match token.kind {
             TokenKind::Not => Ok(Ast::Not(Box::new(self.unary()?))),
             TokenKind::OpenParen => {
@@ -350,7 +403,9 @@ impl Parser<'_> {
             loop {
                 let token = self.bump();
                 let TokenKind::Literal(value) = token.kind else {
-                    return Err(self.error(&token, "a string literal in backticks or double quotes"));
+                    return Err(
+                        self.error(&token, "a string literal in backticks or double quotes")
+                    );
                 };
                 args.push(Arg {
                     value,
@@ -421,7 +476,7 @@ mod tests {
 
     /// Parses with a leaf type that just records the call, for grammar-only tests.
     fn parse_calls(source: &str) -> Result<Expr<Call>, RuleError> {
-        parse(source, &mut |call: &Call| Ok(call.clone()))
+        parse(source, &mut |call: &Call| Ok(Expr::leaf(call.clone())))
     }
 
     /// Renders the lowered tree compactly: `!` only on leaves, `&`/`|` groups.
@@ -490,16 +545,25 @@ mod tests {
                 "Host('a')",
                 "column 6: single-quoted values are not allowed, use backticks or double quotes",
             ),
-            ("Host(`a`", "column 9: unexpected end of rule, expected `,` or `)`"),
+            (
+                "Host(`a`",
+                "column 9: unexpected end of rule, expected `,` or `)`",
+            ),
             ("Host(`a)", "column 6: unterminated backtick string"),
             ("Host(\"a)", "column 6: unterminated double-quoted string"),
             (r#"Host("a\q")"#, "column 8: invalid escape sequence"),
-            ("Host(`a`) & Path(`/`)", "column 11: unexpected `&`, did you mean `&&`?"),
+            (
+                "Host(`a`) & Path(`/`)",
+                "column 11: unexpected `&`, did you mean `&&`?",
+            ),
             (
                 "Host(`a`) Path(`/`)",
                 "column 11: unexpected `Path`, expected `&&`, `||` or end of rule",
             ),
-            ("Host", "column 5: unexpected end of rule, expected `(` after `Host`"),
+            (
+                "Host",
+                "column 5: unexpected end of rule, expected `(` after `Host`",
+            ),
             (
                 "Host(a)",
                 "column 6: unexpected `a`, expected a string literal in backticks or double quotes",
@@ -508,7 +572,10 @@ mod tests {
                 "Host(`a`) && ",
                 "column 14: unexpected end of rule, expected a matcher, `!` or `(`",
             ),
-            ("(Host(`a`)", "column 11: unexpected end of rule, expected `)`"),
+            (
+                "(Host(`a`)",
+                "column 11: unexpected end of rule, expected `)`",
+            ),
             ("Host(`a`) $", "column 11: unexpected character `$`"),
             ("Hóst(`a`)", "column 2: unexpected character `ó`"),
         ];
@@ -516,6 +583,27 @@ mod tests {
             let error = parse_calls(rule).expect_err(rule);
             assert_eq!(error.to_string(), expected, "rule {rule:?}");
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |levels: usize| {
+            format!(
+                "{}A(`a`){}",
+                "(!".repeat(levels / 2),
+                ")".repeat(levels / 2)
+            )
+        };
+        assert!(parse_calls(&nested(64)).is_ok());
+        let error = parse_calls(&nested(66)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "column 65: rule nests `!` and parentheses deeper than 64 levels"
+        );
+        // Siblings do not add up: only depth counts.
+        let wide = vec![nested(60); 50].join(" && ");
+        assert!(parse_calls(&wide).is_ok());
+        assert!(parse_calls(&"!".repeat(100_000)).is_err());
     }
 
     #[test]

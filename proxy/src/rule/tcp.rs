@@ -11,6 +11,7 @@ use super::host::{HostPattern, host_key};
 use super::http::compile_regex;
 use super::ip::IpRange;
 use super::syntax::{self, Call, Expr};
+use super::v2::{self, RuleSyntax};
 
 /// What TCP matchers see of a connection.
 #[derive(Debug, Clone)]
@@ -65,7 +66,7 @@ impl TcpMatcher {
             TcpMatcher::HostSni(pattern) => pattern.matches_key(conn.server_name_key()),
             TcpMatcher::HostSniRegexp(re) => re.is_match(conn.server_name.as_bytes()),
             TcpMatcher::ClientIp(range) => range.contains(conn.client_ip),
-            TcpMatcher::Alpn(protocol) => conn.alpn.iter().any(|offered| *offered == &**protocol),
+            TcpMatcher::Alpn(protocol) => conn.alpn.contains(&&**protocol),
         }
     }
 }
@@ -83,18 +84,28 @@ struct TcpRuleInner {
     sni_hosts: Vec<String>,
 }
 
-/// Parses and compiles a TCP rule. Errors name the column and the problem.
+/// Parses and compiles a TCP rule (v3 syntax). Errors name the column and the problem.
 pub fn parse_tcp(source: &str) -> Result<TcpRule, RuleError> {
+    parse_tcp_with(source, RuleSyntax::V3)
+}
+
+/// Parses and compiles a TCP rule written in the given dialect.
+pub fn parse_tcp_with(source: &str, dialect: RuleSyntax) -> Result<TcpRule, RuleError> {
     let mut sni_hosts: Vec<String> = Vec::new();
     let expr = syntax::parse(source, &mut |call| {
-        let matcher = build_matcher(source, call)?;
-        if let (TcpMatcher::HostSni(_), Some(arg)) = (&matcher, call.args.first()) {
-            let host = arg.value.to_ascii_lowercase();
-            if !sni_hosts.contains(&host) {
-                sni_hosts.push(host);
+        let expr = match dialect {
+            RuleSyntax::V3 => Expr::leaf(build_matcher(source, call)?),
+            RuleSyntax::V2 => v2::build_tcp(source, call)?,
+        };
+        if syntax::name_matches(&call.name, "HostSNI") {
+            for arg in &call.args {
+                let host = arg.value.to_ascii_lowercase();
+                if !sni_hosts.contains(&host) {
+                    sni_hosts.push(host);
+                }
             }
         }
-        Ok(matcher)
+        Ok(expr)
     })?;
     Ok(TcpRule {
         inner: Arc::new(TcpRuleInner {
@@ -173,9 +184,22 @@ impl std::fmt::Display for TcpRule {
 const ACME_TLS_ALPN: &str = "acme-tls/1";
 
 fn build_matcher(source: &str, call: &Call) -> Result<TcpMatcher, RuleError> {
-    let Some(name) = ["HostSNI", "HostSNIRegexp", "ClientIP", "ALPN"]
+    #[derive(Clone, Copy)]
+    enum Kind {
+        HostSni,
+        HostSniRegexp,
+        ClientIp,
+        Alpn,
+    }
+    const KINDS: [(&str, Kind); 4] = [
+        ("HostSNI", Kind::HostSni),
+        ("HostSNIRegexp", Kind::HostSniRegexp),
+        ("ClientIP", Kind::ClientIp),
+        ("ALPN", Kind::Alpn),
+    ];
+    let Some((name, kind)) = KINDS
         .into_iter()
-        .find(|canonical| syntax::name_matches(&call.name, canonical))
+        .find(|(canonical, _)| syntax::name_matches(&call.name, canonical))
     else {
         return Err(RuleError::at(
             source,
@@ -187,8 +211,8 @@ fn build_matcher(source: &str, call: &Call) -> Result<TcpMatcher, RuleError> {
     let arg = &call.args[0];
     let value = arg.value.as_str();
     let error = |message: String| RuleError::at(source, arg.offset, message);
-    Ok(match name {
-        "HostSNI" => {
+    Ok(match kind {
+        Kind::HostSni => {
             if value != "*" && !is_sni_value(value) {
                 return Err(error(format!(
                     "`HostSNI` value {value:?} is not a valid hostname or IP"
@@ -199,7 +223,7 @@ fn build_matcher(source: &str, call: &Call) -> Result<TcpMatcher, RuleError> {
                     .ok_or_else(|| error(format!("invalid host wildcard {value:?}")))?,
             )
         }
-        "HostSNIRegexp" => {
+        Kind::HostSniRegexp => {
             if !value.is_ascii() {
                 return Err(error(format!(
                     "`HostSNIRegexp` value {value:?} has non-ASCII characters, use punycode"
@@ -207,11 +231,11 @@ fn build_matcher(source: &str, call: &Call) -> Result<TcpMatcher, RuleError> {
             }
             TcpMatcher::HostSniRegexp(compile_regex(source, arg.offset, name, value)?)
         }
-        "ClientIP" => TcpMatcher::ClientIp(
+        Kind::ClientIp => TcpMatcher::ClientIp(
             IpRange::parse(value)
                 .ok_or_else(|| error(format!("invalid IP address or CIDR {value:?}")))?,
         ),
-        "ALPN" => {
+        Kind::Alpn => {
             if value == ACME_TLS_ALPN {
                 return Err(error(format!(
                     "`ALPN` value {ACME_TLS_ALPN:?} is reserved for ACME challenges"
@@ -219,7 +243,6 @@ fn build_matcher(source: &str, call: &Call) -> Result<TcpMatcher, RuleError> {
             }
             TcpMatcher::Alpn(value.as_bytes().into())
         }
-        _ => unreachable!("every TCP matcher name is handled"),
     })
 }
 
@@ -260,12 +283,28 @@ mod tests {
 
     #[test]
     fn host_sni_regexp_client_ip_and_alpn() {
-        assert!(sni(r"HostSNIRegexp(`^db[0-9]+\.example\.com$`)", Some("db1.example.com")));
-        assert!(!sni(r"HostSNIRegexp(`^db[0-9]+\.example\.com$`)", Some("db.example.com")));
+        assert!(sni(
+            r"HostSNIRegexp(`^db[0-9]+\.example\.com$`)",
+            Some("db1.example.com")
+        ));
+        assert!(!sni(
+            r"HostSNIRegexp(`^db[0-9]+\.example\.com$`)",
+            Some("db.example.com")
+        ));
         assert!(matches("ClientIP(`10.0.0.0/8`)", None, &[], "10.9.9.9"));
         assert!(!matches("ClientIP(`10.0.0.0/8`)", None, &[], "11.0.0.1"));
-        assert!(matches("ALPN(`h2`)", Some("a"), &[b"http/1.1", b"h2"], "10.0.0.1"));
-        assert!(!matches("ALPN(`h2`)", Some("a"), &[b"http/1.1"], "10.0.0.1"));
+        assert!(matches(
+            "ALPN(`h2`)",
+            Some("a"),
+            &[b"http/1.1", b"h2"],
+            "10.0.0.1"
+        ));
+        assert!(!matches(
+            "ALPN(`h2`)",
+            Some("a"),
+            &[b"http/1.1"],
+            "10.0.0.1"
+        ));
         assert!(matches(
             "HostSNI(`a.com`) && !ALPN(`h2`) || ClientIP(`::1`)",
             Some("a.com"),
@@ -283,7 +322,7 @@ mod tests {
 
         let client_ip = parse_tcp("HostSNI(`*`) && ClientIP(`10.0.0.1`)").unwrap();
         assert!(!client_ip.is_catch_all());
-        assert_eq!(client_ip.default_priority(), 37);
+        assert_eq!(client_ip.default_priority(), 36);
         assert!(!client_ip.requires_tls());
 
         let specific = parse_tcp("HostSNI(`Db.example.com`) || HostSNI(`*`)").unwrap();
@@ -309,8 +348,14 @@ mod tests {
                 "ALPN(`acme-tls/1`)",
                 "column 6: `ALPN` value \"acme-tls/1\" is reserved for ACME challenges",
             ),
-            ("ClientIP(`x`)", "column 10: invalid IP address or CIDR \"x\""),
-            ("HostSNI(`a`, `b`)", "column 1: `HostSNI` takes 1 argument, got 2"),
+            (
+                "ClientIP(`x`)",
+                "column 10: invalid IP address or CIDR \"x\"",
+            ),
+            (
+                "HostSNI(`a`, `b`)",
+                "column 1: `HostSNI` takes 1 argument, got 2",
+            ),
         ];
         for (rule, expected) in cases {
             let err = parse_tcp(rule).expect_err(rule);

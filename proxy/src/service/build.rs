@@ -12,7 +12,7 @@ use super::wrr::WrrOrder;
 use super::{HttpService, ServiceState};
 use crate::config::HttpConfig;
 use crate::config::service::{
-    Service, ServiceKind, ServiceKindError, ServersLoadBalancer, Strategy,
+    ServersLoadBalancer, Service, ServiceKind, ServiceKindError, Strategy,
 };
 use crate::config::transport::ServersTransport;
 use crate::upstream::{ServerTarget, TargetError, Transport, TransportError};
@@ -84,7 +84,9 @@ impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<&String> = self.nodes.keys().collect();
         names.sort();
-        f.debug_struct("Services").field("services", &names).finish()
+        f.debug_struct("Services")
+            .field("services", &names)
+            .finish()
     }
 }
 
@@ -99,7 +101,10 @@ impl Drop for Services {
 impl Services {
     /// Builds every service of `http.services`. `previous` carries health state and
     /// connection pools over. Services that fail are left out and reported; the others work.
-    pub fn build(http: &HttpConfig, previous: Option<&Services>) -> (Services, Vec<ServiceBuildError>) {
+    pub fn build(
+        http: &HttpConfig,
+        previous: Option<&Services>,
+    ) -> (Services, Vec<ServiceBuildError>) {
         let mut builder = Builder {
             config: http,
             previous,
@@ -188,8 +193,10 @@ impl Builder<'_> {
         if self.visiting.iter().any(|visiting| visiting == name) {
             let mut path = self.visiting.clone();
             path.push(name.to_owned());
-            self.failed
-                .insert(name.to_owned(), ServiceErrorReason::Recursion(path.join(" -> ")));
+            self.failed.insert(
+                name.to_owned(),
+                ServiceErrorReason::Recursion(path.join(" -> ")),
+            );
             return None;
         }
         self.visiting.push(name.to_owned());
@@ -212,7 +219,11 @@ impl Builder<'_> {
     }
 
     /// A child of `parent`, with the reason the parent fails if it cannot be had.
-    fn child(&mut self, reference: &str, parent: &str) -> Result<(String, Child), ServiceErrorReason> {
+    fn child(
+        &mut self,
+        reference: &str,
+        parent: &str,
+    ) -> Result<(String, Child), ServiceErrorReason> {
         let name = if self.config.services.contains_key(reference) {
             reference.to_owned()
         } else {
@@ -238,14 +249,21 @@ impl Builder<'_> {
                 let mut children = Vec::with_capacity(weighted.services.len());
                 for child in &weighted.services {
                     let (_, service) = self.child(&child.name, name)?;
-                    children.push((Arc::from(child.name.as_str()), service, child.weight.unwrap_or(1)));
+                    children.push((
+                        Arc::from(child.name.as_str()),
+                        service,
+                        child.weight.unwrap_or(1),
+                    ));
                 }
                 let sticky = weighted
                     .sticky
                     .as_ref()
                     .and_then(|sticky| sticky.cookie.as_ref())
                     .map(|cookie| StickyCookie::new(cookie, name));
-                Ok(Node::Composite("weighted", Arc::new(Weighted::new(children, sticky))))
+                Ok(Node::Composite(
+                    "weighted",
+                    Arc::new(Weighted::new(children, sticky)),
+                ))
             }
             ServiceKind::Mirroring(mirroring) => {
                 let (_, main) = self.child(&mirroring.service, name)?;
@@ -286,7 +304,11 @@ impl Builder<'_> {
         }
     }
 
-    fn load_balancer(&mut self, name: &str, config: &ServersLoadBalancer) -> Result<LoadBalancer, ServiceErrorReason> {
+    fn load_balancer(
+        &mut self,
+        name: &str,
+        config: &ServersLoadBalancer,
+    ) -> Result<LoadBalancer, ServiceErrorReason> {
         let transport = self.transport(&config.servers_transport, name)?;
         let active = config
             .health_check
@@ -295,7 +317,9 @@ impl Builder<'_> {
             .transpose()?
             .map(Arc::new);
         let runtime = match &active {
-            Some(_) => Some(tokio::runtime::Handle::try_current().map_err(|_| ServiceErrorReason::NoRuntime)?),
+            Some(_) => Some(
+                tokio::runtime::Handle::try_current().map_err(|_| ServiceErrorReason::NoRuntime)?,
+            ),
             None => None,
         };
         let mut servers = Vec::with_capacity(config.servers.len());
@@ -348,22 +372,27 @@ impl Builder<'_> {
 
     /// The transport named by a load balancer: built once per generation, reused from the
     /// previous one when its configuration did not change (keeping warm connections).
-    fn transport(&mut self, reference: &str, service: &str) -> Result<Arc<Transport>, ServiceErrorReason> {
+    fn transport(
+        &mut self,
+        reference: &str,
+        service: &str,
+    ) -> Result<Arc<Transport>, ServiceErrorReason> {
         let default = ServersTransport::default();
-        let (key, config) = if reference.is_empty() || reference == "default" || reference == "default@internal" {
-            match self.config.servers_transports.get(reference) {
-                Some(config) if !reference.is_empty() => (reference.to_owned(), config),
-                _ => (String::new(), &default),
-            }
-        } else if let Some(config) = self.config.servers_transports.get(reference) {
-            (reference.to_owned(), config)
-        } else {
-            let qualified = qualify(reference, service)
-                .filter(|qualified| self.config.servers_transports.contains_key(qualified))
-                .ok_or_else(|| ServiceErrorReason::TransportNotFound(reference.to_owned()))?;
-            let config = &self.config.servers_transports[&qualified];
-            (qualified, config)
-        };
+        let (key, config) =
+            if reference.is_empty() || reference == "default" || reference == "default@internal" {
+                match self.config.servers_transports.get(reference) {
+                    Some(config) if !reference.is_empty() => (reference.to_owned(), config),
+                    _ => (String::new(), &default),
+                }
+            } else if let Some(config) = self.config.servers_transports.get(reference) {
+                (reference.to_owned(), config)
+            } else {
+                let qualified = qualify(reference, service)
+                    .filter(|qualified| self.config.servers_transports.contains_key(qualified))
+                    .ok_or_else(|| ServiceErrorReason::TransportNotFound(reference.to_owned()))?;
+                let config = &self.config.servers_transports[&qualified];
+                (qualified, config)
+            };
         if let Some(transport) = self.services.transports.get(&key) {
             return Ok(Arc::clone(transport));
         }
@@ -384,12 +413,90 @@ impl Builder<'_> {
                 Ok(transport) => Arc::new(transport),
                 Err(error) => {
                     let source = Arc::new(error);
-                    self.transport_errors.insert(key.clone(), Arc::clone(&source));
+                    self.transport_errors
+                        .insert(key.clone(), Arc::clone(&source));
                     return Err(ServiceErrorReason::Transport { name: key, source });
                 }
             },
         };
         self.services.transports.insert(key, Arc::clone(&transport));
         Ok(transport)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(value: serde_json::Value) -> HttpConfig {
+        serde_json::from_value(value).expect("valid config")
+    }
+
+    fn checked_service() -> HttpConfig {
+        http(serde_json::json!({"services": {"svc": {"loadBalancer": {
+            "servers": [{"url": "http://127.0.0.1:1"}],
+            "healthCheck": {"path": "/health", "interval": "1h"}
+        }}}}))
+    }
+
+    #[tokio::test]
+    async fn health_tasks_end_with_their_generation() {
+        let (services, errors) = Services::build(&checked_service(), None);
+        assert!(errors.is_empty(), "{errors:?}");
+        let health = services
+            .previous_health("svc", "http://127.0.0.1:1")
+            .expect("server health");
+        assert_eq!(services.health_tasks.len(), 1);
+        drop(services);
+        // The aborted task drops its handle on the health state.
+        while Arc::strong_count(&health) > 1 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_dropped_from_the_config_loses_its_checks() {
+        let (first, _) = Services::build(&checked_service(), None);
+        let (second, _) = Services::build(&http(serde_json::json!({})), Some(&first));
+        drop(first);
+        assert!(second.health_tasks.is_empty());
+        assert!(second.get("svc").is_none());
+    }
+
+    #[test]
+    fn health_checks_outside_a_runtime_are_an_error_not_a_panic() {
+        let (services, errors) = Services::build(&checked_service(), None);
+        assert_eq!(errors.len(), 1);
+        assert!(matches!(errors[0].reason, ServiceErrorReason::NoRuntime));
+        assert!(services.get("svc").is_none());
+    }
+
+    #[test]
+    fn unchanged_transports_are_reused_across_generations() {
+        let config = http(serde_json::json!({
+            "services": {"svc": {"loadBalancer": {"servers": [], "serversTransport": "t"}}},
+            "serversTransports": {"t": {"maxIdleConnsPerHost": 3}},
+        }));
+        let (first, _) = Services::build(&config, None);
+        let (second, _) = Services::build(&config, Some(&first));
+        assert!(Arc::ptr_eq(&first.transports["t"], &second.transports["t"]));
+
+        let mut changed = config.clone();
+        if let Some(transport) = changed.servers_transports.get_mut("t") {
+            transport.max_idle_conns_per_host = 4;
+        }
+        let (third, _) = Services::build(&changed, Some(&second));
+        assert!(!Arc::ptr_eq(&second.transports["t"], &third.transports["t"]));
+    }
+
+    #[test]
+    fn references_without_provider_resolve_in_the_referrers_provider() {
+        let config = http(serde_json::json!({"services": {
+            "top@file": {"weighted": {"services": [{"name": "child"}]}},
+            "child@file": {"loadBalancer": {"servers": []}},
+        }}));
+        let (services, errors) = Services::build(&config, None);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(services.get("top@file").is_some());
     }
 }

@@ -32,10 +32,7 @@ struct WeightedInner {
 }
 
 impl Weighted {
-    pub(crate) fn new(
-        children: Vec<(Arc<str>, Child, u32)>,
-        sticky: Option<StickyCookie>,
-    ) -> Self {
+    pub(crate) fn new(children: Vec<(Arc<str>, Child, u32)>, sticky: Option<StickyCookie>) -> Self {
         let weights: Vec<u32> = children.iter().map(|(_, _, weight)| *weight).collect();
         let children: Vec<(Arc<str>, Child)> = children
             .into_iter()
@@ -96,7 +93,10 @@ impl HttpService for Weighted {
     }
 
     fn is_available(&self) -> bool {
-        self.inner.children.iter().any(|(_, child)| child.is_available())
+        self.inner
+            .children
+            .iter()
+            .any(|(_, child)| child.is_available())
     }
 }
 
@@ -396,7 +396,11 @@ mod tests {
     fn mirror_share_is_exact_over_time() {
         struct Never;
         impl HttpService for Never {
-            fn call(&self, _: Request<Body>, _: &RequestContext) -> BoxFuture<'static, Response<Body>> {
+            fn call(
+                &self,
+                _: Request<Body>,
+                _: &RequestContext,
+            ) -> BoxFuture<'static, Response<Body>> {
                 futures::future::ready(errors::bad_gateway()).boxed()
             }
         }

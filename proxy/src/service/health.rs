@@ -242,7 +242,11 @@ impl ActiveCheck {
             .port
             .or(target.authority().port_u16())
             .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
-        let uri_scheme = if scheme == Scheme::Https { "https" } else { "http" };
+        let uri_scheme = if scheme == Scheme::Https {
+            "https"
+        } else {
+            "http"
+        };
         let mut uri: Uri = format!("{uri_scheme}://{host}:{port}{}", self.path)
             .parse()
             .map_err(|error| format!("bad check URL: {error}"))?;
@@ -253,11 +257,12 @@ impl ActiveCheck {
                     .await
                     .map_err(|error| format!("request failed: {error}"))?;
                 let status = response.status();
-                if self.follow_redirects && status.is_redirection() {
-                    if let Some(next) = redirect_target(&uri, response.headers()) {
-                        uri = next;
-                        continue;
-                    }
+                let redirect = (self.follow_redirects && status.is_redirection())
+                    .then(|| redirect_target(&uri, response.headers()))
+                    .flatten();
+                if let Some(next) = redirect {
+                    uri = next;
+                    continue;
                 }
                 return match self.mode {
                     Mode::Http => self.judge_status(status.as_u16()),
@@ -282,7 +287,10 @@ impl ActiveCheck {
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
         if self.mode == Mode::Grpc {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/grpc"),
+            );
             headers.insert(header::TE, HeaderValue::from_static("trailers"));
         }
         for (name, value) in &self.headers {
@@ -307,7 +315,10 @@ impl ActiveCheck {
     }
 }
 
-fn positive(value: Option<crate::config::transport::Duration>, default: crate::config::transport::Duration) -> Duration {
+fn positive(
+    value: Option<crate::config::transport::Duration>,
+    default: crate::config::transport::Duration,
+) -> Duration {
     value
         .and_then(|d| d.to_std())
         .filter(|d| !d.is_zero())
@@ -322,7 +333,10 @@ fn redirect_target(current: &Uri, headers: &http::HeaderMap) -> Option<Uri> {
         parts.path_and_query = Some(location.parse().ok()?);
         return Uri::from_parts(parts).ok();
     }
-    location.parse().ok().filter(|uri: &Uri| uri.authority().is_some())
+    location
+        .parse()
+        .ok()
+        .filter(|uri: &Uri| uri.authority().is_some())
 }
 
 /// SERVING is `status: 1` in grpc.health.v1.HealthCheckResponse, with grpc-status 0.
@@ -409,7 +423,10 @@ mod tests {
             ..ServerHealthCheck::default()
         })
         .expect("valid");
-        assert_eq!((grpc.method.clone(), grpc.path.as_str()), (Method::POST, "/grpc.health.v1.Health/Check"));
+        assert_eq!(
+            (grpc.method.clone(), grpc.path.as_str()),
+            (Method::POST, "/grpc.health.v1.Health/Check")
+        );
 
         let bad_mode = ServerHealthCheck {
             mode: "tcp".to_owned(),
@@ -423,7 +440,10 @@ mod tests {
             headers: [("bad header".to_owned(), "x".to_owned())].into(),
             ..ServerHealthCheck::default()
         };
-        assert!(matches!(ActiveCheck::new(&bad_header), Err(HealthCheckError::Header(_))));
+        assert!(matches!(
+            ActiveCheck::new(&bad_header),
+            Err(HealthCheckError::Header(_))
+        ));
     }
 
     #[test]

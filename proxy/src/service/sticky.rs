@@ -100,7 +100,10 @@ mod tests {
         headers.append(COOKIE, HeaderValue::from_static("a=1; lvl10=x"));
         headers.append(COOKIE, HeaderValue::from_static("lvl1=\"web\"; b=2"));
         assert_eq!(cookie.find(&headers), Some("web"));
-        assert_eq!(StickyCookie::new(&config("other"), "svc").find(&headers), None);
+        assert_eq!(
+            StickyCookie::new(&config("other"), "svc").find(&headers),
+            None
+        );
     }
 
     #[test]
@@ -114,12 +117,16 @@ mod tests {
             path: Some("/app".to_owned()),
             domain: "example.com".to_owned(),
         };
-        let value = StickyCookie::new(&full, "svc").set_cookie("abc").expect("valid");
+        let value = StickyCookie::new(&full, "svc")
+            .set_cookie("abc")
+            .expect("valid");
         assert_eq!(
             value,
             "s=abc; Path=/app; Domain=example.com; Max-Age=60; HttpOnly; Secure; SameSite=Strict"
         );
-        let plain = StickyCookie::new(&config("s"), "svc").set_cookie("abc").expect("valid");
+        let plain = StickyCookie::new(&config("s"), "svc")
+            .set_cookie("abc")
+            .expect("valid");
         assert_eq!(plain, "s=abc; Path=/");
     }
 
@@ -138,7 +145,9 @@ mod tests {
             max_age: -1,
             ..config("s")
         };
-        let value = StickyCookie::new(&expired, "svc").set_cookie("v").expect("valid");
+        let value = StickyCookie::new(&expired, "svc")
+            .set_cookie("v")
+            .expect("valid");
         assert_eq!(value, "s=v; Path=/; Max-Age=0");
     }
 }

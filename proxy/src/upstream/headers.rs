@@ -113,7 +113,9 @@ pub(crate) fn add_forwarded(
         HeaderValue::try_from(port).ok()
     });
     set_if_absent(headers, &X_FORWARDED_SERVER, || proxy_hostname().cloned());
-    set_if_absent(headers, &X_REAL_IP, || HeaderValue::try_from(client_ip).ok());
+    set_if_absent(headers, &X_REAL_IP, || {
+        HeaderValue::try_from(client_ip).ok()
+    });
 }
 
 fn set_if_absent(
@@ -121,10 +123,11 @@ fn set_if_absent(
     name: &HeaderName,
     value: impl FnOnce() -> Option<HeaderValue>,
 ) {
-    if !headers.contains_key(name) {
-        if let Some(value) = value() {
-            headers.insert(name.clone(), value);
-        }
+    if headers.contains_key(name) {
+        return;
+    }
+    if let Some(value) = value() {
+        headers.insert(name.clone(), value);
     }
 }
 
@@ -183,7 +186,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_are_dropped_but_upgrades_survive() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         headers.insert("x-secret", HeaderValue::from_static("1"));
         headers.insert(&KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
         headers.insert(header::TE, HeaderValue::from_static("trailers, deflate"));
@@ -195,7 +201,10 @@ mod tests {
         assert_eq!(headers["x-kept"], "1");
 
         let mut upgrade = HeaderMap::new();
-        upgrade.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        upgrade.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
         upgrade.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         assert!(is_upgrade_request(&upgrade));
         remove_hop_by_hop(&mut upgrade, true);

@@ -212,14 +212,15 @@ impl Transport {
             Scheme::H2c => self.h2c.request(request),
             Scheme::Http | Scheme::Https => self.client.request(request),
         };
-        let result = match self.response_header_timeout {
-            Some(limit) => tokio::time::timeout(limit, sending).await.map_err(|_| {
-                UpstreamError::Timeout {
-                    server: target.url().to_owned(),
-                }
-            })?,
-            None => sending.await,
-        };
+        let result =
+            match self.response_header_timeout {
+                Some(limit) => tokio::time::timeout(limit, sending).await.map_err(|_| {
+                    UpstreamError::Timeout {
+                        server: target.url().to_owned(),
+                    }
+                })?,
+                None => sending.await,
+            };
         let mut response = result.map_err(|source| classify(source, target))?;
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -251,10 +252,11 @@ fn classify(source: hyper_util::client::legacy::Error, target: &ServerTarget) ->
 fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(error) = current {
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
+        let timed_out = error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        if timed_out {
+            return true;
         }
         current = error.source();
     }

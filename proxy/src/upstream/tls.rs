@@ -99,7 +99,9 @@ fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TransportErr
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| TransportError::InvalidPem(error.to_string()))?;
     if certificates.is_empty() {
-        return Err(TransportError::InvalidPem("no certificate found".to_owned()));
+        return Err(TransportError::InvalidPem(
+            "no certificate found".to_owned(),
+        ));
     }
     Ok(certificates)
 }
@@ -167,9 +169,15 @@ mod tests {
     #[test]
     fn version_bounds_select_rustls_versions() {
         assert_eq!(protocol_versions("", "").map(|v| v.len()).ok(), Some(2));
-        assert_eq!(protocol_versions("VersionTLS13", "").map(|v| v.len()).ok(), Some(1));
+        assert_eq!(
+            protocol_versions("VersionTLS13", "").map(|v| v.len()).ok(),
+            Some(1)
+        );
         let inverted = protocol_versions("VersionTLS13", "VersionTLS12").expect_err("inverted");
-        assert!(inverted.to_string().contains("above maxVersion"), "{inverted}");
+        assert!(
+            inverted.to_string().contains("above maxVersion"),
+            "{inverted}"
+        );
         let old = protocol_versions("VersionTLS10", "").expect_err("too old");
         assert!(old.to_string().contains("VersionTLS10"), "{old}");
     }

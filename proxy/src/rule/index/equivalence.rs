@@ -73,7 +73,14 @@ fn expr() -> impl Strategy<Value = Tree> {
 
 fn request() -> impl Strategy<Value = Req> {
     let hosts = vec![
-        "a.com", "b.com", "x.a.com", "y.x.a.com", "", "A.COM:8080", "a.com.", "c.org",
+        "a.com",
+        "b.com",
+        "x.a.com",
+        "y.x.a.com",
+        "",
+        "A.COM:8080",
+        "a.com.",
+        "c.org",
     ];
     let paths = vec![
         ("/", "/"),
@@ -84,7 +91,11 @@ fn request() -> impl Strategy<Value = Req> {
         ("/x%20y", "/x y"),
         ("/y%2Fz", "/y%2Fz"),
     ];
-    let ips: Vec<IpAddr> = vec![[10, 1, 2, 3].into(), [192, 168, 0, 1].into(), [172, 16, 0, 1].into()];
+    let ips: Vec<IpAddr> = vec![
+        [10, 1, 2, 3].into(),
+        [192, 168, 0, 1].into(),
+        [172, 16, 0, 1].into(),
+    ];
     (
         prop::sample::select(hosts),
         prop::sample::select(paths),
@@ -206,7 +217,11 @@ fn http_parts(req: &Req) -> http::request::Parts {
     if let Some(value) = req.header {
         builder = builder.header("x-k", value);
     }
-    builder.body(()).expect("alphabet requests are valid").into_parts().0
+    builder
+        .body(())
+        .expect("alphabet requests are valid")
+        .into_parts()
+        .0
 }
 
 proptest! {
@@ -265,5 +280,61 @@ proptest! {
                 .map(|&i| rendered[i].0.as_str());
             prop_assert_eq!(index.lookup(&view).map(String::as_str), expected, "request {:?}", req);
         }
+    }
+}
+
+/// A TCP leaf from a small alphabet, rendered as rule text.
+fn tcp_leaf() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "HostSNI(`a.com`)",
+        "HostSNI(`b.com`)",
+        "HostSNI(`*.a.com`)",
+        "HostSNI(`*`)",
+        r"HostSNIRegexp(`^[ab]\.com$`)",
+        "ALPN(`h2`)",
+        "ClientIP(`10.0.0.0/8`)",
+    ])
+}
+
+fn tcp_rule() -> impl Strategy<Value = String> {
+    tcp_leaf()
+        .prop_map(str::to_owned)
+        .prop_recursive(2, 6, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|e| format!("!{e}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} && {b})")),
+                (inner.clone(), inner).prop_map(|(a, b)| format!("({a} || {b})")),
+            ]
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The TCP index agrees with a linear scan over the same compiled rules.
+    #[test]
+    fn tcp_index_equals_linear_first_match(
+        rules in prop::collection::vec(
+            (tcp_rule(), prop::sample::select(vec![0i64, 0, 1, 30, -1])),
+            1..12,
+        ),
+        sni in prop::sample::select(vec![None, Some("a.com"), Some("B.com"), Some("x.a.com"), Some("c.org")]),
+        alpn in prop::sample::select(vec![vec![], vec![&b"h2"[..]], vec![&b"http/1.1"[..]]]),
+        ip in prop::sample::select(vec![IpAddr::from([10, 0, 0, 1]), IpAddr::from([192, 168, 0, 1])]),
+    ) {
+        let entries: Vec<TcpIndexEntry<String>> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (source, explicit))| {
+                let rule = crate::rule::parse_tcp(source).expect("alphabet rules are valid");
+                IndexEntry { name: format!("t{:02}", (i * 5) % 12), priority: rule.priority(*explicit), rule, value: format!("t{i}") }
+            })
+            .collect();
+        let mut linear = entries.clone();
+        linear.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
+        let conn = crate::rule::ConnectionView::new(sni, &alpn, ip);
+        let expected = linear.iter().find(|e| e.rule.matches(&conn)).map(|e| &e.value);
+        let index = TcpRouterIndex::new(entries);
+        prop_assert_eq!(index.lookup(sni, &alpn, ip), expected);
     }
 }

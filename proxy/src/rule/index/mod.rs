@@ -192,7 +192,10 @@ impl<T, R> Ordered for IndexEntry<T, R> {
 }
 
 impl<E: Ordered> HostIndex<E> {
-    fn new(mut entries: Vec<E>, constraint: impl for<'e> Fn(&'e E) -> Option<Vec<HostKey<'e>>>) -> Self {
+    fn new(
+        mut entries: Vec<E>,
+        constraint: impl for<'e> Fn(&'e E) -> Option<Vec<HostKey<'e>>>,
+    ) -> Self {
         entries.sort_by(|a, b| {
             b.priority()
                 .cmp(&a.priority())

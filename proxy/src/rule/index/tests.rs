@@ -146,7 +146,11 @@ fn ten_thousand_host_routers() {
     let mut routers: Vec<IndexEntry<String>> = (0..10_000)
         .map(|i| entry(&format!("r{i}"), &format!("Host(`h{i}.example.com`)"), 0))
         .collect();
-    routers.push(entry("api-of-h42", "Host(`h42.example.com`) && PathPrefix(`/api`)", 0));
+    routers.push(entry(
+        "api-of-h42",
+        "Host(`h42.example.com`) && PathPrefix(`/api`)",
+        0,
+    ));
     routers.push(entry("fallback", "PathPrefix(`/`)", -10));
     let index = HttpRouterIndex::new(routers);
     assert_eq!(index.len(), 10_002);
@@ -155,7 +159,10 @@ fn ten_thousand_host_routers() {
         let expected = format!("r{i}");
         assert_eq!(route(&index, &host, "/"), Some(expected.as_str()), "{host}");
     }
-    assert_eq!(route(&index, "h42.example.com", "/api/x"), Some("api-of-h42"));
+    assert_eq!(
+        route(&index, "h42.example.com", "/api/x"),
+        Some("api-of-h42")
+    );
     assert_eq!(route(&index, "H9999.EXAMPLE.COM:443", "/"), Some("r9999"));
     assert_eq!(route(&index, "h10000.example.com", "/"), Some("fallback"));
     assert_eq!(route(&index, "", "/"), Some("fallback"));
@@ -184,12 +191,21 @@ fn tcp_index_routes_by_sni_then_catch_all() {
     let office = IpAddr::from([192, 168, 3, 4]);
     let lookup = |sni, alpn: &[&[u8]], ip| index.lookup(sni, alpn, ip).map(String::as_str);
     assert_eq!(lookup(Some("DB.example.com"), &[], ip), Some("db"));
-    assert_eq!(lookup(Some("web.example.com"), &[b"h2"], ip), Some("h2-only"));
-    assert_eq!(lookup(Some("web.example.com"), &[b"http/1.1"], ip), Some("wild"));
+    assert_eq!(
+        lookup(Some("web.example.com"), &[b"h2"], ip),
+        Some("h2-only")
+    );
+    assert_eq!(
+        lookup(Some("web.example.com"), &[b"http/1.1"], ip),
+        Some("wild")
+    );
     assert_eq!(lookup(Some("other.org"), &[], ip), Some("catch-all"));
     assert_eq!(lookup(None, &[], ip), Some("catch-all"));
     assert_eq!(lookup(None, &[], office), Some("office"));
-    assert_eq!(index.entries().last().map(|e| e.name.as_str()), Some("catch-all"));
+    assert_eq!(
+        index.entries().last().map(|e| e.name.as_str()),
+        Some("catch-all")
+    );
 }
 
 #[test]

@@ -19,7 +19,10 @@ impl Controls {
     pub(crate) fn from_request(uri: &Uri, headers: &HeaderMap) -> Result<Self, String> {
         let mut controls = Self::default();
         let query = uri.query().unwrap_or("");
-        let from_query = query.split('&').filter_map(|pair| pair.split_once('=').or(Some((pair, "")))).filter(|(key, _)| !key.is_empty());
+        let from_query = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .filter(|(key, _)| !key.is_empty());
         let from_headers = headers.iter().filter_map(|(name, value)| {
             let key = name.as_str().strip_prefix("x-backend-")?;
             Some((key, value.to_str().unwrap_or("\u{fffd}")))
@@ -40,13 +43,20 @@ impl Controls {
                     .ok_or_else(|| format!("status: {value:?} is not an HTTP status code"))?;
                 self.status = Some(status);
             }
-            "delay" => self.delay = parse_duration(value).map_err(|error| format!("delay: {error}"))?,
+            "delay" => {
+                self.delay = parse_duration(value).map_err(|error| format!("delay: {error}"))?
+            }
             "echo" => self.echo = parse_flag(value).map_err(|error| format!("echo: {error}"))?,
             "chunks" => {
-                let count = value.parse::<u32>().map_err(|_| format!("chunks: {value:?} is not a count"))?;
+                let count = value
+                    .parse::<u32>()
+                    .map_err(|_| format!("chunks: {value:?} is not a count"))?;
                 self.chunks = Some(count);
             }
-            "chunk-delay" => self.chunk_delay = parse_duration(value).map_err(|error| format!("chunk-delay: {error}"))?,
+            "chunk-delay" => {
+                self.chunk_delay =
+                    parse_duration(value).map_err(|error| format!("chunk-delay: {error}"))?
+            }
             // Anything else (including the backend's own response headers) is not a control.
             _ => {}
         }
@@ -61,9 +71,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return ms.parse().map(Duration::from_millis).map_err(|_| invalid());
     }
     if let Some(seconds) = text.strip_suffix('s') {
-        return seconds.parse().map(Duration::from_secs).map_err(|_| invalid());
+        return seconds
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| invalid());
     }
-    text.parse().map(Duration::from_millis).map_err(|_| invalid())
+    text.parse()
+        .map(Duration::from_millis)
+        .map_err(|_| invalid())
 }
 
 fn parse_flag(text: &str) -> Result<bool, String> {
@@ -82,14 +97,18 @@ mod tests {
         let uri: Uri = uri.parse().expect("uri");
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            map.insert(http::HeaderName::from_bytes(name.as_bytes()).expect("name"), value.parse().expect("value"));
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
         }
         Controls::from_request(&uri, &map)
     }
 
     #[test]
     fn query_and_headers_set_controls() {
-        let parsed = controls("/x?status=503&delay=20ms&chunks=3&chunk-delay=1s&echo", &[]).expect("valid");
+        let parsed =
+            controls("/x?status=503&delay=20ms&chunks=3&chunk-delay=1s&echo", &[]).expect("valid");
         assert_eq!(
             parsed,
             Controls {
@@ -100,25 +119,44 @@ mod tests {
                 chunk_delay: Duration::from_secs(1),
             }
         );
-        let parsed = controls("/x?status=503", &[("x-backend-status", "418"), ("x-backend-delay", "7")]).expect("valid");
+        let parsed = controls(
+            "/x?status=503",
+            &[("x-backend-status", "418"), ("x-backend-delay", "7")],
+        )
+        .expect("valid");
         assert_eq!(parsed.status, Some(StatusCode::IM_A_TEAPOT));
         assert_eq!(parsed.delay, Duration::from_millis(7));
     }
 
     #[test]
     fn no_controls_means_a_plain_answer() {
-        assert_eq!(controls("/plain?user=x", &[("x-backend-name", "b1")]).expect("valid"), Controls::default());
+        assert_eq!(
+            controls("/plain?user=x", &[("x-backend-name", "b1")]).expect("valid"),
+            Controls::default()
+        );
     }
 
     #[test]
     fn bad_values_are_named() {
-        assert_eq!(controls("/?status=abc", &[]).expect_err("invalid"), "status: \"abc\" is not an HTTP status code");
-        assert_eq!(controls("/?status=42", &[]).expect_err("invalid"), "status: \"42\" is not an HTTP status code");
+        assert_eq!(
+            controls("/?status=abc", &[]).expect_err("invalid"),
+            "status: \"abc\" is not an HTTP status code"
+        );
+        assert_eq!(
+            controls("/?status=42", &[]).expect_err("invalid"),
+            "status: \"42\" is not an HTTP status code"
+        );
         assert_eq!(
             controls("/", &[("x-backend-delay", "soon")]).expect_err("invalid"),
             "delay: \"soon\" is not a duration (use 250ms, 2s or 250)"
         );
-        assert_eq!(controls("/?chunks=-1", &[]).expect_err("invalid"), "chunks: \"-1\" is not a count");
-        assert_eq!(controls("/?echo=maybe", &[]).expect_err("invalid"), "echo: \"maybe\" is not a flag (use 1 or 0)");
+        assert_eq!(
+            controls("/?chunks=-1", &[]).expect_err("invalid"),
+            "chunks: \"-1\" is not a count"
+        );
+        assert_eq!(
+            controls("/?echo=maybe", &[]).expect_err("invalid"),
+            "echo: \"maybe\" is not a flag (use 1 or 0)"
+        );
     }
 }

@@ -27,7 +27,10 @@ use anyhow::Context;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "mesh-test-backend", about = "Test backend for Mesh: HTTP/h2c/WebSocket, TCP or UDP echo")]
+#[command(
+    name = "mesh-test-backend",
+    about = "Test backend for Mesh: HTTP/h2c/WebSocket, TCP or UDP echo"
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -48,19 +51,28 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let args = Args::parse();
     let name = args.name.unwrap_or_else(|| args.listen.to_string());
     if args.tcp_echo {
-        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding TCP {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding TCP {}", args.listen))?;
         tracing::info!(%name, addr = %args.listen, "listening (tcp echo)");
         echo::serve_tcp(listener, name, args.announce).await
     } else if args.udp_echo {
-        let socket = tokio::net::UdpSocket::bind(args.listen).await.with_context(|| format!("binding UDP {}", args.listen))?;
+        let socket = tokio::net::UdpSocket::bind(args.listen)
+            .await
+            .with_context(|| format!("binding UDP {}", args.listen))?;
         tracing::info!(%name, addr = %args.listen, "listening (udp echo)");
         echo::serve_udp(socket, name, args.announce).await
     } else {
-        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding TCP {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding TCP {}", args.listen))?;
         tracing::info!(%name, addr = %args.listen, "listening (http, h2c, websocket)");
         http_server::serve(listener, name).await
     }

@@ -1,0 +1,144 @@
+//! The proxy behind the pipeline's [`DataPlane`] trait: starting its listeners, applying
+//! configurations, serving the status board on `/api/status`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use mesh_proxy::config::{Config, EntryPoint, StaticConfig};
+use mesh_proxy::runtime::ApplyReport;
+use mesh_proxy::{Proxy, RunningProxy};
+
+use crate::pipeline::DataPlane;
+use crate::status::StatusBoard;
+use crate::status::programmed::{ProxyVerdict, Rejection};
+
+/// The proxy as the pipeline sees it.
+pub struct ProxyPlane {
+    proxy: Proxy,
+}
+
+impl DataPlane for ProxyPlane {
+    fn apply(&self, config: Config) -> ProxyVerdict {
+        verdict_of(&self.proxy.apply(config))
+    }
+}
+
+/// What the operator needs from an apply report: the generation and the refused routers.
+pub fn verdict_of(report: &ApplyReport) -> ProxyVerdict {
+    let rejected_routers = report
+        .routers
+        .iter()
+        .filter_map(|(name, router)| {
+            let first = router.errors.first()?;
+            let message = router
+                .errors
+                .iter()
+                .map(|problem| problem.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            Some((
+                name.clone(),
+                Rejection {
+                    reason: first.reason.to_owned(),
+                    message,
+                },
+            ))
+        })
+        .collect();
+    ProxyVerdict {
+        generation: report.generation,
+        rejected_routers,
+    }
+}
+
+/// Starts the proxy's entry points and admin API; `/api/status` serves `board`.
+pub async fn start(
+    entrypoints: &[(String, EntryPoint)],
+    admin: SocketAddr,
+    board: StatusBoard,
+) -> anyhow::Result<(Arc<dyn DataPlane>, RunningProxy)> {
+    let static_config = StaticConfig {
+        entry_points: entrypoints.iter().cloned().collect(),
+        admin_address: Some(admin),
+        ..StaticConfig::default()
+    };
+    let proxy = Proxy::new(static_config);
+    proxy.set_status_source(Arc::new(move || board.to_json()));
+    let running = proxy.start().await.context("cannot open the listeners")?;
+    Ok((Arc::new(ProxyPlane { proxy }), running))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesh_proxy::runtime::{ObjectReport, Problem};
+
+    #[test]
+    fn refused_routers_carry_their_first_reason_and_every_message() {
+        let mut report = ApplyReport {
+            generation: 9,
+            ..ApplyReport::default()
+        };
+        report
+            .routers
+            .insert("ok".into(), ObjectReport::from_problems(vec![], vec![]));
+        report.routers.insert(
+            "bad".into(),
+            ObjectReport::from_problems(
+                vec![
+                    Problem::new("MiddlewareNotFound", "middleware `auth` does not exist"),
+                    Problem::new("UnknownEntryPoint", "entry point `x` does not exist"),
+                ],
+                vec![],
+            ),
+        );
+        report.routers.insert(
+            "warned".into(),
+            ObjectReport::from_problems(vec![], vec![Problem::new("UnknownEntryPoint", "x")]),
+        );
+        let verdict = verdict_of(&report);
+        assert_eq!(verdict.generation, 9);
+        assert_eq!(verdict.rejected_routers.len(), 1);
+        let bad = &verdict.rejected_routers["bad"];
+        assert_eq!(bad.reason, "MiddlewareNotFound");
+        assert_eq!(
+            bad.message,
+            "middleware `auth` does not exist; entry point `x` does not exist"
+        );
+    }
+
+    #[tokio::test]
+    async fn serves_the_status_board_and_applies_configs() {
+        let board = StatusBoard::new();
+        let entrypoints = vec![(
+            "web".to_owned(),
+            EntryPoint::parse_named("web=127.0.0.1:0").unwrap().1,
+        )];
+        let (plane, running) = start(&entrypoints, "127.0.0.1:0".parse().unwrap(), board)
+            .await
+            .unwrap();
+        assert!(running.entry_point("web").is_some());
+        let first = plane.apply(Config::default());
+        let second = plane.apply(Config::default());
+        assert_eq!(second.generation, first.generation + 1);
+        running.shutdown();
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_a_clear_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = taken.local_addr().unwrap();
+        let entrypoints = vec![(
+            "web".to_owned(),
+            EntryPoint::parse_named(&format!("web={address}")).unwrap().1,
+        )];
+        let error = start(&entrypoints, "127.0.0.1:0".parse().unwrap(), StatusBoard::new())
+            .await
+            .err()
+            .expect("the port is taken");
+        let text = format!("{error:#}");
+        assert!(text.contains("cannot open the listeners"), "{text}");
+        assert!(text.contains(&address.to_string()), "{text}");
+    }
+}

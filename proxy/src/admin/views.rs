@@ -1,0 +1,340 @@
+//! The JSON shapes of the admin API, built from the served generation and the counters.
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Listed;
+use crate::config::{Config, Middleware, Router, Service};
+use crate::metrics::CountersSnapshot;
+use crate::runtime::{ApplyReport, Generation, ObjectReport, ObjectStatus, Problem, Proxy};
+use crate::service::ServiceState;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionCount {
+    total: usize,
+    warnings: usize,
+    errors: usize,
+}
+
+impl SectionCount {
+    fn of(map: &BTreeMap<String, ObjectReport>) -> Self {
+        let (total, warnings, errors) = ApplyReport::tally(map);
+        SectionCount { total, warnings, errors }
+    }
+
+    fn unserved(total: usize) -> Self {
+        SectionCount { total, warnings: 0, errors: total }
+    }
+}
+
+pub fn overview(proxy: &Proxy, generation: &Generation) -> serde_json::Value {
+    let report = &generation.report;
+    let config = &generation.config;
+    serde_json::json!({
+        "http": {
+            "routers": SectionCount::of(&report.routers),
+            "services": SectionCount::of(&report.services),
+            "middlewares": SectionCount::of(&report.middlewares),
+        },
+        "tcp": {
+            "routers": SectionCount::unserved(config.tcp.routers.len()),
+            "services": SectionCount::unserved(config.tcp.services.len()),
+            "middlewares": SectionCount::unserved(config.tcp.middlewares.len()),
+        },
+        "udp": {
+            "routers": SectionCount::unserved(config.udp.routers.len()),
+            "services": SectionCount::unserved(config.udp.services.len()),
+        },
+        "features": {
+            "accessLog": proxy.static_config().access_logs,
+            "metrics": "prometheus",
+            "tracing": "",
+        },
+        "providers": ["mesh"],
+        "generation": generation.number,
+        "applySeconds": report.apply_seconds,
+    })
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryPointView {
+    pub name: String,
+    /// As configured.
+    pub address: String,
+    /// Where it listens (a configured port 0 becomes the real port); absent if not started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound_address: Option<String>,
+    pub protocol: crate::config::Protocol,
+}
+
+pub fn entry_points(proxy: &Proxy) -> Vec<EntryPointView> {
+    let bound = proxy.bound_addresses();
+    proxy
+        .static_config()
+        .entry_points
+        .iter()
+        .map(|(name, ep)| EntryPointView {
+            name: name.clone(),
+            address: ep.address.to_string(),
+            bound_address: bound.entry_points.get(name).map(ToString::to_string),
+            protocol: ep.protocol,
+        })
+        .collect()
+}
+
+/// The configuration being served, with private keys redacted.
+pub fn raw_data(generation: &Generation) -> serde_json::Value {
+    let mut config: Config = (*generation.config).clone();
+    for cert in &mut config.tls.certificates {
+        redact(&mut cert.pair.key_file);
+    }
+    for store in config.tls.stores.values_mut() {
+        if let Some(pair) = &mut store.default_certificate {
+            redact(&mut pair.key_file);
+        }
+    }
+    for transport in config.tcp.servers_transports.values_mut() {
+        if let Some(tls) = &mut transport.tls {
+            for pair in &mut tls.certificates {
+                redact(&mut pair.key_file);
+            }
+        }
+    }
+    let mut value = serde_json::to_value(&config).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("generation".into(), generation.number.into());
+    }
+    value
+}
+
+fn redact(secret: &mut String) {
+    if !secret.is_empty() {
+        *secret = "<redacted>".into();
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterView {
+    pub name: String,
+    #[serde(flatten)]
+    pub config: Router,
+    /// The priority used for ordering (the rule length when unset).
+    pub effective_priority: i64,
+    pub status: ObjectStatus,
+    /// Error messages, Traefik's shape.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
+    /// The entry points it is served on.
+    pub using: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<CountersSnapshot>,
+}
+
+impl Listed for RouterView {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn status(&self) -> &str {
+        status_name(self.status)
+    }
+}
+
+fn status_name(status: ObjectStatus) -> &'static str {
+    match status {
+        ObjectStatus::Enabled => "enabled",
+        ObjectStatus::Warning => "warning",
+        ObjectStatus::Disabled => "disabled",
+    }
+}
+
+pub fn http_routers(proxy: &Proxy, generation: &Generation) -> Vec<RouterView> {
+    let stats = proxy.shared.counters.router_snapshots();
+    let all_entry_points: Vec<String> = proxy
+        .static_config()
+        .entry_points
+        .iter()
+        .filter(|(_, ep)| ep.protocol == crate::config::Protocol::Tcp)
+        .map(|(name, _)| name.clone())
+        .collect();
+    generation
+        .config
+        .http
+        .routers
+        .iter()
+        .map(|(name, router)| {
+            let report = generation.report.routers.get(name);
+            let status = report.map_or(ObjectStatus::Disabled, |r| r.status);
+            let problems = report.map(|r| r.errors.clone()).unwrap_or_default();
+            let using = if status == ObjectStatus::Disabled {
+                Vec::new()
+            } else if router.entry_points.is_empty() {
+                all_entry_points.clone()
+            } else {
+                router.entry_points.iter().filter(|ep| all_entry_points.contains(ep)).cloned().collect()
+            };
+            let effective_priority = match crate::rule::parse_http(&router.rule) {
+                Ok(rule) => rule.priority(router.priority),
+                Err(_) => router.priority,
+            };
+            RouterView {
+                name: name.clone(),
+                config: router.clone(),
+                effective_priority,
+                status,
+                error: problems.iter().map(|p| p.message.clone()).collect(),
+                problems,
+                warnings: report.map(|r| r.warnings.clone()).unwrap_or_default(),
+                using,
+                stats: stats.get(name).cloned(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceView {
+    pub name: String,
+    #[serde(flatten)]
+    pub config: Service,
+    pub status: ObjectStatus,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error: Vec<String>,
+    /// Server URL -> UP/DOWN.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_status: BTreeMap<String, crate::service::ServerStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<ServiceState>,
+    pub used_by: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<CountersSnapshot>,
+}
+
+impl Listed for ServiceView {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn status(&self) -> &str {
+        status_name(self.status)
+    }
+}
+
+pub fn http_services(proxy: &Proxy, generation: &Generation) -> Vec<ServiceView> {
+    let stats = proxy.shared.counters.service_snapshots();
+    let mut states = generation.services.describe();
+    let http = &generation.config.http;
+    http.services
+        .iter()
+        .map(|(name, service)| {
+            let report = generation.report.services.get(name);
+            let state = states.remove(name);
+            ServiceView {
+                name: name.clone(),
+                config: service.clone(),
+                status: report.map_or(ObjectStatus::Disabled, |r| r.status),
+                error: report.map(|r| r.errors.iter().map(|p| p.message.clone()).collect()).unwrap_or_default(),
+                server_status: state.as_ref().map(|s| s.server_status.clone()).unwrap_or_default(),
+                state,
+                used_by: http
+                    .routers
+                    .iter()
+                    .filter(|(_, router)| router.service == *name)
+                    .map(|(router, _)| router.clone())
+                    .collect(),
+                stats: stats.get(name).cloned(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MiddlewareView {
+    pub name: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    #[serde(flatten)]
+    pub config: Middleware,
+    pub status: ObjectStatus,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error: Vec<String>,
+    pub used_by: Vec<String>,
+}
+
+impl Listed for MiddlewareView {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn status(&self) -> &str {
+        status_name(self.status)
+    }
+}
+
+pub fn http_middlewares(generation: &Generation) -> Vec<MiddlewareView> {
+    let http = &generation.config.http;
+    http.middlewares
+        .iter()
+        .map(|(name, middleware)| {
+            let report = generation.report.middlewares.get(name);
+            MiddlewareView {
+                name: name.clone(),
+                kind: middleware.type_name(),
+                config: middleware.clone(),
+                status: report.map_or(ObjectStatus::Disabled, |r| r.status),
+                error: report.map(|r| r.errors.iter().map(|p| p.message.clone()).collect()).unwrap_or_default(),
+                used_by: http
+                    .routers
+                    .iter()
+                    .filter(|(_, router)| router.middlewares.contains(name))
+                    .map(|(router, _)| router.clone())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// A TCP/UDP object: configured but not served by this proxy yet.
+#[derive(Debug, Serialize)]
+pub struct UnservedView {
+    pub name: String,
+    #[serde(flatten)]
+    pub config: serde_json::Value,
+    pub status: ObjectStatus,
+    pub error: Vec<String>,
+}
+
+impl Listed for UnservedView {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn status(&self) -> &str {
+        status_name(self.status)
+    }
+}
+
+pub fn unserved_section(generation: &Generation, kind: &str, section: &str) -> Vec<UnservedView> {
+    let config = serde_json::to_value(&*generation.config).unwrap_or_default();
+    config
+        .get(kind)
+        .and_then(|k| k.get(section))
+        .and_then(|s| s.as_object())
+        .map(|objects| {
+            objects
+                .iter()
+                .map(|(name, value)| UnservedView {
+                    name: name.clone(),
+                    config: value.clone(),
+                    status: ObjectStatus::Disabled,
+                    error: vec![format!("{} {section} are not served yet", kind.to_uppercase())],
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

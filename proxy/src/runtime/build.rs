@@ -1,0 +1,277 @@
+//! Building a configuration generation: validate every router, compile what is valid, and
+//! record a problem for everything else. A bad router never keeps the others from serving.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::report::{ApplyReport, ObjectReport, Problem};
+use crate::config::{Config, Protocol, Router, StaticConfig};
+use crate::metrics::CounterRegistry;
+use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
+use crate::router::{Route, RouterTable};
+use crate::rule::{HttpRouterIndex, IndexEntry, MAX_USER_PRIORITY, parse_http};
+use crate::service::{ServiceBuildError, Services};
+
+/// One configuration, compiled: what the request path reads through the arc-swap.
+pub struct Generation {
+    pub number: u64,
+    pub config: Arc<Config>,
+    /// Per entry point, in the order of [`StaticConfig::entry_points`].
+    pub(crate) tables: Box<[Arc<RouterTable>]>,
+    pub services: Arc<Services>,
+    pub report: Arc<ApplyReport>,
+}
+
+impl Generation {
+    /// The generation served before the first apply: no routers, every request is a 404.
+    pub(crate) fn empty(entry_points: usize) -> Self {
+        let (services, _) = Services::build(&Default::default(), None);
+        Generation {
+            number: 0,
+            config: Arc::new(Config::default()),
+            tables: (0..entry_points).map(|_| Arc::new(RouterTable::empty())).collect(),
+            services: Arc::new(services),
+            report: Arc::new(ApplyReport::default()),
+        }
+    }
+}
+
+pub(crate) struct BuildInput<'a> {
+    pub static_config: &'a StaticConfig,
+    pub config: Config,
+    pub number: u64,
+    pub previous: &'a Generation,
+    pub counters: &'a CounterRegistry,
+}
+
+/// Entries of the two indexes (plain, TLS) of one entry point.
+type EntryPointRoutes = (Vec<IndexEntry<Arc<Route>>>, Vec<IndexEntry<Arc<Route>>>);
+
+pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
+    let started = Instant::now();
+    let BuildInput { static_config, config, number, previous, counters } = input;
+    let http = &config.http;
+
+    let (services, service_errors) = Services::build(http, Some(&previous.services));
+    let service_errors: HashMap<&str, &ServiceBuildError> =
+        service_errors.iter().map(|err| (err.service.as_str(), err)).collect();
+
+    let entry_point_names: Vec<&str> = static_config.entry_points.keys().map(String::as_str).collect();
+    let http_entry_points: Vec<&str> = static_config
+        .entry_points
+        .iter()
+        .filter(|(_, ep)| ep.protocol == Protocol::Tcp)
+        .map(|(name, _)| name.as_str())
+        .collect();
+
+    let mut per_entry_point: Vec<EntryPointRoutes> =
+        entry_point_names.iter().map(|_| (Vec::new(), Vec::new())).collect();
+    let mut chains = ChainCompiler::new(&http.middlewares);
+    let mut router_reports = BTreeMap::new();
+
+    for (name, router) in &http.routers {
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+
+        let entry_points = resolve_entry_points(
+            router,
+            &http_entry_points,
+            &static_config.entry_points,
+            &mut warnings,
+            &mut problems,
+        );
+        let rule = match router.rule.trim() {
+            "" => {
+                problems.push(Problem::new("InvalidRule", "empty rule"));
+                None
+            }
+            source => match parse_http(source) {
+                Ok(rule) => Some(rule),
+                Err(err) => {
+                    problems.push(Problem::new("InvalidRule", format!("rule `{source}`: {err}")));
+                    None
+                }
+            },
+        };
+        if router.priority > MAX_USER_PRIORITY {
+            problems.push(Problem::new(
+                "PriorityTooLarge",
+                format!("priority {} is above the maximum {MAX_USER_PRIORITY}", router.priority),
+            ));
+        }
+        if router.tls.is_some() {
+            // Entry points do not terminate TLS yet: say so instead of never matching.
+            problems.push(Problem::new(
+                "TlsNotServed",
+                "TLS routers are not served yet: entry points do not terminate TLS",
+            ));
+        }
+        let service = resolve_service(router, http, &services, &service_errors, &mut problems);
+        let chain = match chains.chain(&router.middlewares) {
+            Ok(chain) => Some(chain),
+            Err(err) => {
+                problems.push(middleware_problem(&err));
+                None
+            }
+        };
+
+        if let (true, Some(rule), Some(service), Some(chain)) =
+            (problems.is_empty(), rule, service, chain)
+        {
+            let route = make_route(name, router, service, chain, counters, static_config);
+            let priority = rule.priority(router.priority);
+            for ep in entry_points {
+                let Some(slot) = entry_point_names.iter().position(|n| *n == ep) else {
+                    continue;
+                };
+                let entry = IndexEntry { name: name.clone(), rule: rule.clone(), priority, value: Arc::clone(&route) };
+                if router.tls.is_some() {
+                    per_entry_point[slot].1.push(entry);
+                } else {
+                    per_entry_point[slot].0.push(entry);
+                }
+            }
+        }
+        router_reports.insert(name.clone(), ObjectReport::from_problems(problems, warnings));
+    }
+
+    let tables = per_entry_point
+        .into_iter()
+        .map(|(plain, tls)| {
+            Arc::new(RouterTable { plain: HttpRouterIndex::new(plain), tls: HttpRouterIndex::new(tls) })
+        })
+        .collect();
+
+    let middleware_reports = http
+        .middlewares
+        .keys()
+        .map(|name| {
+            let report = match chains.check(name) {
+                Ok(()) => ObjectReport::from_problems(Vec::new(), Vec::new()),
+                Err(err) => ObjectReport::from_problems(vec![middleware_problem(&err)], Vec::new()),
+            };
+            (name.clone(), report)
+        })
+        .collect();
+    let service_reports = http
+        .services
+        .keys()
+        .map(|name| {
+            let problems = match service_errors.get(name.as_str()) {
+                Some(err) => vec![Problem::new("ServiceInvalid", err.reason.to_string())],
+                None => Vec::new(),
+            };
+            (name.clone(), ObjectReport::from_problems(problems, Vec::new()))
+        })
+        .collect();
+
+    let router_names: BTreeSet<&str> = http.routers.keys().map(String::as_str).collect();
+    counters.retain(&|name| router_names.contains(name), &|name| http.services.contains_key(name));
+
+    let report = ApplyReport {
+        generation: number,
+        routers: router_reports,
+        services: service_reports,
+        middlewares: middleware_reports,
+        apply_seconds: started.elapsed().as_secs_f64(),
+    };
+    Generation {
+        number,
+        config: Arc::new(config),
+        tables,
+        services: Arc::new(services),
+        report: Arc::new(report),
+    }
+}
+
+fn resolve_entry_points<'a>(
+    router: &'a Router,
+    http_entry_points: &[&'a str],
+    all: &BTreeMap<String, crate::config::EntryPoint>,
+    warnings: &mut Vec<Problem>,
+    problems: &mut Vec<Problem>,
+) -> Vec<&'a str> {
+    if router.entry_points.is_empty() {
+        if http_entry_points.is_empty() {
+            problems.push(Problem::new("NoValidEntryPoint", "no TCP entry point is configured"));
+        }
+        return http_entry_points.to_vec();
+    }
+    let mut valid = Vec::with_capacity(router.entry_points.len());
+    for ep in &router.entry_points {
+        match all.get(ep) {
+            Some(entry) if entry.protocol == Protocol::Tcp => valid.push(ep.as_str()),
+            Some(_) => warnings.push(Problem::new(
+                "UnknownEntryPoint",
+                format!("entry point `{ep}` is a UDP entry point"),
+            )),
+            None => warnings.push(Problem::new(
+                "UnknownEntryPoint",
+                format!("entry point `{ep}` does not exist"),
+            )),
+        }
+    }
+    if valid.is_empty() {
+        problems.push(Problem::new("NoValidEntryPoint", "no valid entry point for this router"));
+    }
+    valid
+}
+
+fn resolve_service(
+    router: &Router,
+    http: &crate::config::HttpConfig,
+    services: &Services,
+    service_errors: &HashMap<&str, &ServiceBuildError>,
+    problems: &mut Vec<Problem>,
+) -> Option<Arc<dyn crate::service::HttpService>> {
+    let name = router.service.as_str();
+    if name.is_empty() {
+        problems.push(Problem::new("NoService", "the router has no service"));
+        return None;
+    }
+    if !http.services.contains_key(name) {
+        problems.push(Problem::new("ServiceNotFound", format!("service `{name}` does not exist")));
+        return None;
+    }
+    if let Some(err) = service_errors.get(name) {
+        problems.push(Problem::new("ServiceInvalid", format!("service `{name}`: {}", err.reason)));
+        return None;
+    }
+    let service = services.get(name);
+    if service.is_none() {
+        problems.push(Problem::new("ServiceInvalid", format!("service `{name}` could not be built")));
+    }
+    service
+}
+
+fn middleware_problem(err: &MiddlewareError) -> Problem {
+    let reason = match err {
+        MiddlewareError::NotFound(_) => "MiddlewareNotFound",
+        MiddlewareError::Unsupported { .. } => "UnsupportedMiddleware",
+        MiddlewareError::Kind { .. } | MiddlewareError::Invalid { .. } => "MiddlewareInvalid",
+        MiddlewareError::Recursion { .. } => "RecursionDetected",
+    };
+    Problem::new(reason, err.to_string())
+}
+
+fn make_route(
+    name: &str,
+    router: &Router,
+    service: Arc<dyn crate::service::HttpService>,
+    chain: MiddlewareChain,
+    counters: &CounterRegistry,
+    static_config: &StaticConfig,
+) -> Arc<Route> {
+    let observability = router.observability.as_ref();
+    let metrics = observability.and_then(|o| o.metrics).unwrap_or(true);
+    let access_log = observability.and_then(|o| o.access_logs).unwrap_or(static_config.access_logs);
+    Arc::new(Route {
+        name: Arc::from(name),
+        service_name: Arc::from(router.service.as_str()),
+        chain,
+        service,
+        router_counters: metrics.then(|| counters.router(name)),
+        service_counters: metrics.then(|| counters.service(&router.service)),
+        access_log,
+    })
+}

@@ -1,0 +1,179 @@
+//! Entry points: one TCP listener per named entry point, serving HTTP/1.1 and HTTP/2 (h2c,
+//! prior knowledge) on the same port, with upgrades (WebSocket) passed through to services.
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::body;
+use crate::config::Protocol;
+use crate::router::{Connection, dispatch};
+use crate::runtime::{BoundAddresses, Proxy, Shared};
+
+/// A listener could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("entry point `{name}`: cannot listen on {address}: {source}")]
+    Bind {
+        name: String,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("admin API: cannot listen on {address}: {source}")]
+    AdminBind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("access log: cannot open {path}: {source}")]
+    AccessLog {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a listener task stopped: {0}")]
+    Task(String),
+}
+
+/// The listeners of a started proxy. Dropping it does not stop them; call [`shutdown`].
+///
+/// [`shutdown`]: RunningProxy::shutdown
+pub struct RunningProxy {
+    pub addresses: BoundAddresses,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningProxy {
+    /// Where entry point `name` listens.
+    pub fn entry_point(&self, name: &str) -> Option<SocketAddr> {
+        self.addresses.entry_points.get(name).copied()
+    }
+
+    pub fn admin(&self) -> Option<SocketAddr> {
+        self.addresses.admin
+    }
+
+    /// Stops accepting connections (connections already open finish on their own).
+    pub fn shutdown(self) {
+        self.stop_accepting();
+    }
+
+    /// Like [`RunningProxy::shutdown`], for owners that cannot give the value up.
+    pub fn stop_accepting(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
+    /// Runs until a listener task ends (which only happens on a panic).
+    pub async fn wait(self) -> Result<(), ServeError> {
+        let (result, _, _) = futures::future::select_all(self.tasks).await;
+        result.map_err(|err| ServeError::Task(err.to_string()))
+    }
+}
+
+impl Proxy {
+    /// Binds every TCP entry point and the admin API, then serves them in background tasks.
+    pub async fn start(&self) -> Result<RunningProxy, ServeError> {
+        let shared = &self.shared;
+        let mut tasks = Vec::new();
+        let mut addresses = BoundAddresses::default();
+        for (slot, (name, entry_point)) in shared.static_config.entry_points.iter().enumerate() {
+            if entry_point.protocol == Protocol::Udp {
+                tracing::warn!(entry_point = %name, "UDP entry points are not served yet");
+                continue;
+            }
+            let listener = TcpListener::bind(entry_point.address).await.map_err(|source| {
+                ServeError::Bind { name: name.clone(), address: entry_point.address, source }
+            })?;
+            let local = listener.local_addr().unwrap_or(entry_point.address);
+            tracing::info!(entry_point = %name, address = %local, "listening");
+            addresses.entry_points.insert(name.clone(), local);
+            tasks.push(tokio::spawn(accept_loop(listener, Arc::clone(shared), slot)));
+        }
+        if let Some(address) = shared.static_config.admin_address {
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|source| ServeError::AdminBind { address, source })?;
+            let local = listener.local_addr().unwrap_or(address);
+            tracing::info!(address = %local, "admin API listening");
+            addresses.admin = Some(local);
+            tasks.push(tokio::spawn(crate::admin::serve(listener, self.clone())));
+        }
+        self.start_access_log().await?;
+        *shared.bound.write().unwrap_or_else(|p| p.into_inner()) = addresses.clone();
+        Ok(RunningProxy { addresses, tasks })
+    }
+
+    /// Starts and serves until a listener fails.
+    pub async fn serve(&self) -> Result<(), ServeError> {
+        self.start().await?.wait().await
+    }
+
+    async fn start_access_log(&self) -> Result<(), ServeError> {
+        let log = &self.shared.access_log;
+        match &self.shared.static_config.access_log_path {
+            None => log.spawn_writer(tokio::io::stdout()),
+            Some(path) => {
+                let file = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await
+                    .map_err(|source| ServeError::AccessLog { path: path.display().to_string(), source })?;
+                log.spawn_writer(file);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    loop {
+        let (stream, client_addr) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Arc::new(Connection {
+            client_addr,
+            entry_point: Arc::clone(&shared.entry_point_names[slot]),
+            tls: false,
+        });
+        let shared = Arc::clone(&shared);
+        let builder = Arc::clone(&builder);
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                // One atomic load per request; the request keeps its generation to the end.
+                let generation = shared.current.load_full();
+                let shared = Arc::clone(&shared);
+                let connection = Arc::clone(&connection);
+                async move {
+                    let table = &generation.tables[slot];
+                    let response =
+                        dispatch(table, req.map(body::boxed), &connection, &shared.access_log).await;
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            if let Err(err) =
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await
+            {
+                tracing::debug!(client = %client_addr, error = %err, "connection ended with an error");
+            }
+        });
+    }
+}

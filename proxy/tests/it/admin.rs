@@ -1,0 +1,191 @@
+//! The admin API: Traefik-shaped listings with per-router problems, counters, metrics,
+//! raw data, the operator's status hook, and the access log.
+use std::sync::Arc;
+
+use http::StatusCode;
+
+use crate::support::{EchoBackend, TestProxy, admin_json, get, http1_client};
+
+fn config(url: &str) -> String {
+    format!(
+        r#"
+http:
+  routers:
+    web-app:
+      rule: Host(`app.test`)
+      service: app
+      middlewares: [strip]
+    broken:
+      rule: Host(`broken.test`) &&
+      service: app
+    logged:
+      rule: Host(`logged.test`)
+      service: app
+      observability: {{accessLogs: true}}
+  middlewares:
+    strip: {{stripPrefix: {{prefixes: [/api]}}}}
+    unused-auth: {{forwardAuth: {{address: "http://127.0.0.1:1/auth"}}}}
+  services:
+    app: {{loadBalancer: {{servers: [{{url: "{url}"}}]}}}}
+tls:
+  certificates:
+    - certFile: "-----BEGIN CERTIFICATE-----"
+      keyFile: "-----BEGIN PRIVATE KEY----- secret"
+"#
+    )
+}
+
+#[tokio::test]
+async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
+    let backend = EchoBackend::start("app").await;
+    let proxy = TestProxy::start().await;
+    proxy.apply_yaml(&config(&backend.url()));
+    let client = http1_client();
+    for _ in 0..3 {
+        assert_eq!(get(&client, proxy.web(), "app.test", "/").await.status, StatusCode::OK);
+    }
+    assert_eq!(get(&client, proxy.web(), "nothing.test", "/").await.status, StatusCode::NOT_FOUND);
+
+    let ping = get(&client, proxy.admin(), "localhost", "/ping").await;
+    assert_eq!((ping.status, ping.body.as_str()), (StatusCode::OK, "OK"));
+
+    let (_, version) = admin_json(&proxy, "/api/version").await;
+    assert_eq!(version["Version"], env!("CARGO_PKG_VERSION"));
+
+    let (_, overview) = admin_json(&proxy, "/api/overview").await;
+    assert_eq!(overview["http"]["routers"], serde_json::json!({"total": 3, "warnings": 0, "errors": 1}));
+    assert_eq!(overview["http"]["middlewares"]["errors"], 1, "{overview}");
+    assert_eq!(overview["generation"], 1);
+
+    let (_, entry_points) = admin_json(&proxy, "/api/entrypoints").await;
+    assert_eq!(entry_points[0]["name"], "web");
+    assert_eq!(entry_points[0]["boundAddress"], proxy.web().to_string());
+
+    let (_, routers) = admin_json(&proxy, "/api/http/routers").await;
+    let names: Vec<&str> = routers.as_array().expect("list").iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["broken", "logged", "web-app"]);
+
+    let (status, router) = admin_json(&proxy, "/api/http/routers/web-app").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(router["status"], "enabled");
+    assert_eq!(router["service"], "app");
+    assert_eq!(router["using"], serde_json::json!(["web"]));
+    assert_eq!(router["stats"]["requests"], 3);
+    assert_eq!(router["stats"]["2xx"], 3);
+
+    let (_, broken) = admin_json(&proxy, "/api/http/routers/broken").await;
+    assert_eq!(broken["status"], "disabled");
+    assert_eq!(broken["problems"][0]["reason"], "InvalidRule");
+    assert!(broken["error"][0].as_str().expect("message").contains("column"), "{broken}");
+    assert_eq!(broken["using"], serde_json::json!([]));
+
+    let (_, disabled) = admin_json(&proxy, "/api/http/routers?status=disabled").await;
+    assert_eq!(disabled.as_array().map(Vec::len), Some(1));
+    let (_, searched) = admin_json(&proxy, "/api/http/routers?search=logg").await;
+    assert_eq!(searched[0]["name"], "logged");
+
+    let (status, missing) = admin_json(&proxy, "/api/http/routers/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["message"], "router not found");
+
+    let (_, service) = admin_json(&proxy, "/api/http/services/app").await;
+    assert_eq!(service["status"], "enabled");
+    assert_eq!(service["serverStatus"][backend.url()], "UP", "{service}");
+    assert_eq!(service["usedBy"], serde_json::json!(["broken", "logged", "web-app"]));
+    assert_eq!(service["stats"]["requests"], 3);
+
+    let (_, middlewares) = admin_json(&proxy, "/api/http/middlewares").await;
+    assert_eq!(middlewares[0]["name"], "strip");
+    assert_eq!(middlewares[0]["type"], "stripPrefix");
+    assert_eq!(middlewares[0]["usedBy"], serde_json::json!(["web-app"]));
+    assert_eq!(middlewares[1]["status"], "disabled");
+    assert!(middlewares[1]["error"][0].as_str().expect("message").contains("forwardAuth not supported yet"));
+
+    let (_, raw) = admin_json(&proxy, "/api/rawdata").await;
+    assert_eq!(raw["http"]["routers"]["web-app"]["rule"], "Host(`app.test`)");
+    assert_eq!(raw["tls"]["certificates"][0]["keyFile"], "<redacted>");
+    assert_eq!(raw["generation"], 1);
+
+    let metrics = get(&client, proxy.admin(), "localhost", "/metrics").await;
+    assert!(
+        metrics.body.contains("mesh_router_requests_total{router=\"web-app\",code=\"2xx\"} 3\n"),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains("mesh_config_generation 1\n"));
+
+    let (status, _) = admin_json(&proxy, "/api/unknown").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn counters_survive_an_apply_for_routers_that_keep_their_name() {
+    let backend = EchoBackend::start("app").await;
+    let proxy = TestProxy::start().await;
+    proxy.apply_yaml(&config(&backend.url()));
+    let client = http1_client();
+    get(&client, proxy.web(), "app.test", "/").await;
+    get(&client, proxy.web(), "logged.test", "/").await;
+    // Second config: web-app stays, logged goes away.
+    proxy.apply_yaml(&config(&backend.url()).replace("logged", "renamed"));
+    get(&client, proxy.web(), "app.test", "/").await;
+
+    let (_, kept) = admin_json(&proxy, "/api/http/routers/web-app").await;
+    assert_eq!(kept["stats"]["requests"], 2);
+    let (_, renamed) = admin_json(&proxy, "/api/http/routers/renamed").await;
+    assert_eq!(renamed["stats"]["requests"], 0, "a new name starts from zero: {renamed}");
+    let (status, _) = admin_json(&proxy, "/api/http/routers/logged").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let metrics = get(&client, proxy.admin(), "localhost", "/metrics").await;
+    assert!(!metrics.body.contains("router=\"logged\""), "gone routers leave /metrics");
+}
+
+#[tokio::test]
+async fn status_endpoint_serves_the_attached_source() {
+    let proxy = TestProxy::start().await;
+    let (status, body) = admin_json(&proxy, "/api/status").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["message"].as_str().expect("message").contains("no status source"));
+
+    proxy.proxy.set_status_source(Arc::new(|| serde_json::json!({"default/app": {"Ready": "True"}})));
+    let (status, body) = admin_json(&proxy, "/api/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["default/app"]["Ready"], "True");
+}
+
+#[tokio::test]
+async fn access_log_follows_the_router_toggle() {
+    let path = std::env::temp_dir().join(format!("mesh-access-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let backend = EchoBackend::start("app").await;
+    let log_path = path.clone();
+    let proxy = TestProxy::start_with(move |static_config| {
+        static_config.access_log_path = Some(log_path);
+        static_config.access_logs = false;
+    })
+    .await;
+    proxy.apply_yaml(&config(&backend.url()));
+    let client = http1_client();
+    get(&client, proxy.web(), "app.test", "/not-logged").await;
+    get(&client, proxy.web(), "logged.test", "/logged?x=1").await;
+
+    // The writer runs off the request path: wait until its line lands.
+    let mut text = String::new();
+    for _ in 0..500 {
+        text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.ends_with('\n') {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|line| serde_json::from_str(line).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let entry = &lines[0];
+    assert_eq!(entry["RouterName"], "logged");
+    assert_eq!(entry["RequestPath"], "/logged?x=1");
+    assert_eq!(entry["DownstreamStatus"], 200);
+    assert_eq!(entry["entryPointName"], "web");
+    assert_eq!(entry["ServiceName"], "app");
+}

@@ -1,0 +1,8 @@
+//! mesh-proxy integration tests: one binary, one module per topic.
+mod admin;
+mod apply_scale;
+mod hot_swap;
+mod protocols;
+mod routing;
+mod services;
+mod support;
