@@ -51,21 +51,16 @@ pub fn apply_verdict(
             .condition(ConditionType::Accepted)
             .is_none_or(|c| c.status != ConditionStatus::False);
         if !accepted {
-            status.set_programmed(
-                ConditionStatus::False,
-                Reason::Pending,
-                format!("not in config generation {generation}: the object is not accepted"),
-            );
+            // No message: Ready repeats every False message, and the cause is already
+            // in Accepted.
+            status.set_programmed(ConditionStatus::False, Reason::Pending, "");
             continue;
         }
         let has_live_route = status.routes.iter().any(|route| route.ready);
         if !status.routes.is_empty() && !has_live_route && !rejected.contains_key(object) {
-            // Every route was dropped by the translation: nothing of it runs.
-            status.set_programmed(
-                ConditionStatus::False,
-                Reason::Pending,
-                format!("no route of it is in config generation {generation}"),
-            );
+            // Every route was dropped by the translation: nothing of it runs. The cause
+            // is in Accepted/ResolvedRefs, which Ready already quotes.
+            status.set_programmed(ConditionStatus::False, Reason::Pending, "");
             continue;
         }
         let Some(refused) = rejected.get(object) else {
@@ -217,8 +212,9 @@ mod tests {
         let a = &statuses[&object("a")];
         assert_eq!(
             condition(a, ConditionType::Programmed),
-            (ConditionStatus::False, Reason::Pending, "no route of it is in config generation 5".into())
+            (ConditionStatus::False, Reason::Pending, String::new())
         );
+        assert_eq!(condition(a, ConditionType::Ready).0, ConditionStatus::False);
     }
 
     #[test]

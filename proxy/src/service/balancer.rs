@@ -75,17 +75,20 @@ struct Inner {
 
 impl LoadBalancer {
     pub(crate) fn new(spec: LoadBalancerSpec) -> Self {
-        let by_cookie = spec
-            .servers
-            .iter()
-            .enumerate()
-            .flat_map(|(index, server)| {
-                [
-                    (server.cookie_value.clone(), index),
-                    (server.target.url().to_owned(), index),
-                ]
-            })
-            .collect();
+        let by_cookie = match spec.sticky {
+            None => HashMap::new(),
+            Some(_) => spec
+                .servers
+                .iter()
+                .enumerate()
+                .flat_map(|(index, server)| {
+                    [
+                        (server.cookie_value.clone(), index),
+                        (server.target.url().to_owned(), index),
+                    ]
+                })
+                .collect(),
+        };
         LoadBalancer {
             inner: Arc::new(Inner { spec, by_cookie }),
         }

@@ -152,14 +152,15 @@ impl Services {
             .collect()
     }
 
-    fn previous_health(&self, service: &str, url: &str) -> Option<Arc<ServerHealth>> {
+    /// Health states of a load balancer's servers by URL, to carry over.
+    fn previous_health(&self, service: &str) -> HashMap<&str, &Arc<ServerHealth>> {
         match self.nodes.get(service) {
             Some((Node::LoadBalancer(lb), _)) => lb
                 .servers()
                 .iter()
-                .find(|server| server.target.url() == url)
-                .map(|server| Arc::clone(&server.health)),
-            _ => None,
+                .map(|server| (server.target.url(), &server.health))
+                .collect(),
+            _ => HashMap::new(),
         }
     }
 }
@@ -322,13 +323,17 @@ impl Builder<'_> {
             ),
             None => None,
         };
+        let previous_health = self
+            .previous
+            .map(|previous| previous.previous_health(name))
+            .unwrap_or_default();
         let mut servers = Vec::with_capacity(config.servers.len());
         for (index, server) in config.servers.iter().enumerate() {
             let target = ServerTarget::parse(&server.url, server.preserve_path)
                 .map_err(|source| ServiceErrorReason::Server { index, source })?;
-            let health = self
-                .previous
-                .and_then(|previous| previous.previous_health(name, &server.url))
+            let health = previous_health
+                .get(server.url.as_str())
+                .map(|health| Arc::clone(health))
                 .unwrap_or_default();
             servers.push(Server::new(target, health, server.fenced));
         }
@@ -444,7 +449,9 @@ mod tests {
         let (services, errors) = Services::build(&checked_service(), None);
         assert!(errors.is_empty(), "{errors:?}");
         let health = services
-            .previous_health("svc", "http://127.0.0.1:1")
+            .previous_health("svc")
+            .get("http://127.0.0.1:1")
+            .map(|health| Arc::clone(health))
             .expect("server health");
         assert_eq!(services.health_tasks.len(), 1);
         drop(services);

@@ -266,3 +266,54 @@ async fn slow_response_headers_are_504() {
     assert_eq!(answer.text(), "gateway timeout\n");
     gate.add_permits(1);
 }
+
+#[tokio::test]
+async fn fenced_servers_only_serve_their_sticky_sessions() {
+    let (live, leaving) = (Backend::named("live").await, Backend::named("leaving").await);
+    let sticky = json!({"cookie": {"name": "srv"}});
+    let before = build(json!({"services": {"svc": {"loadBalancer": {
+        "servers": servers(&[&leaving]), "sticky": sticky
+    }}}}));
+    let pinned = call(&before, "svc", get("/")).await.cookies();
+    assert_eq!(pinned.len(), 1);
+
+    // The endpoint is terminating: still listed, but fenced.
+    let after = build(json!({"services": {"svc": {"loadBalancer": {
+        "servers": [{"url": live.url}, {"url": leaving.url, "fenced": true}], "sticky": sticky
+    }}}}));
+    for _ in 0..4 {
+        assert_eq!(call(&after, "svc", get("/")).await.text(), "live");
+    }
+    let mut request = get("/");
+    request.headers_mut().insert(http::header::COOKIE, pinned[0].parse().expect("cookie"));
+    assert_eq!(call(&after, "svc", request).await.text(), "leaving");
+}
+
+#[tokio::test]
+async fn a_sticky_cookie_for_a_dead_server_is_replaced() {
+    let live = Backend::named("live").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dead_url = format!("http://127.0.0.1:{port}");
+    let services = build(json!({"services": {"svc": {"loadBalancer": {
+        "servers": [{"url": dead_url}, {"url": live.url}],
+        "sticky": {"cookie": {"name": "srv"}},
+        "passiveHealthCheck": {"maxFailedAttempts": 1, "failureWindow": "1h"}
+    }}}}));
+    // Pin to the dead server by its URL, eject it, then ask again with the stale cookie.
+    let stale = format!("srv={dead_url}");
+    let with_cookie = || {
+        let mut request = get("/");
+        request.headers_mut().insert(http::header::COOKIE, stale.parse().expect("cookie"));
+        request
+    };
+    assert_eq!(call(&services, "svc", with_cookie()).await.status, StatusCode::BAD_GATEWAY);
+    let answer = call(&services, "svc", with_cookie()).await;
+    assert_eq!(answer.text(), "live");
+    let renewed = answer.cookies();
+    assert_eq!(renewed.len(), 1);
+    assert_ne!(renewed[0], stale);
+}

@@ -259,3 +259,24 @@ async fn broken_services_are_reported_and_the_rest_still_work() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn mirror_body_false_sends_mirrors_an_empty_body() {
+    let (main, shadow) = (Backend::named("main").await, Backend::named("shadow").await);
+    let services = build(json!({"services": {
+        "mirrored": {"mirroring": {"service": "main", "mirrorBody": false,
+                                   "mirrors": [{"name": "shadow", "percent": 100}]}},
+        "main": lb(&main), "shadow": lb(&shadow),
+    }}));
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri("/doc")
+        .body(body::full("the document"))
+        .expect("request");
+    assert_eq!(call(&services, "mirrored", request).await.text(), "main");
+    eventually(|| shadow.count() == 1).await;
+    let copy = &shadow.requests()[0];
+    assert_eq!((copy.method.clone(), copy.path.as_str()), (Method::PUT, "/doc"));
+    assert!(copy.body.is_empty());
+    assert_eq!(main.requests()[0].body, "the document");
+}
