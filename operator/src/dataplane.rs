@@ -11,7 +11,7 @@ use mesh_proxy::{Proxy, RunningProxy};
 
 use crate::pipeline::DataPlane;
 use crate::status::StatusBoard;
-use crate::status::programmed::{ProxyVerdict, Rejection};
+use crate::status::{ProxyVerdict, RouterFinding};
 
 /// The proxy as the pipeline sees it.
 pub struct ProxyPlane {
@@ -24,31 +24,35 @@ impl DataPlane for ProxyPlane {
     }
 }
 
-/// What the operator needs from an apply report: the generation and the refused routers.
+/// What the operator needs from an apply report: the generation, and every router the
+/// proxy refused or warned about.
 pub fn verdict_of(report: &ApplyReport) -> ProxyVerdict {
-    let rejected_routers = report
+    let findings = report
         .routers
         .iter()
         .filter_map(|(name, router)| {
-            let first = router.errors.first()?;
-            let message = router
-                .errors
+            let (refused, problems) = if router.errors.is_empty() {
+                (false, &router.warnings)
+            } else {
+                (true, &router.errors)
+            };
+            let first = problems.first()?;
+            let message = problems
                 .iter()
                 .map(|problem| problem.message.as_str())
                 .collect::<Vec<_>>()
                 .join("; ");
-            Some((
-                name.clone(),
-                Rejection {
-                    reason: first.reason.to_owned(),
-                    message,
-                },
-            ))
+            let finding = RouterFinding {
+                refused,
+                reason: first.reason.to_owned(),
+                message,
+            };
+            Some((name.clone(), finding))
         })
         .collect();
     ProxyVerdict {
         generation: report.generation,
-        rejected_routers,
+        findings,
     }
 }
 
@@ -99,13 +103,18 @@ mod tests {
         );
         let verdict = verdict_of(&report);
         assert_eq!(verdict.generation, 9);
-        assert_eq!(verdict.rejected_routers.len(), 1);
-        let bad = &verdict.rejected_routers["bad"];
+        assert_eq!(verdict.findings.len(), 2, "clean routers are not findings");
+        assert_eq!(verdict.refused(), 1);
+        let bad = &verdict.findings["bad"];
+        assert!(bad.refused);
         assert_eq!(bad.reason, "MiddlewareNotFound");
         assert_eq!(
             bad.message,
             "middleware `auth` does not exist; entry point `x` does not exist"
         );
+        let warned = &verdict.findings["warned"];
+        assert!(!warned.refused);
+        assert_eq!(warned.reason, "UnknownEntryPoint");
     }
 
     #[tokio::test]

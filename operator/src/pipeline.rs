@@ -109,7 +109,7 @@ impl Pipeline {
         });
         self.rebuilds.send_replace(rebuild);
         let log = if changed > 0 { info_rebuild } else { debug_rebuild };
-        log(&rebuild, changed, verdict.rejected_routers.len());
+        log(&rebuild, changed, verdict.refused());
         rebuild
     }
 }
@@ -158,7 +158,7 @@ mod tests {
             configs.push(config);
             ProxyVerdict {
                 generation: configs.len() as u64,
-                rejected_routers: Default::default(),
+                findings: Default::default(),
             }
         }
     }

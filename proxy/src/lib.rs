@@ -10,6 +10,7 @@
 //! - `router`: dispatch of one request: router index -> chain -> service; access log.
 //! - `runtime`: [`Proxy`]: `apply` (validation into per-object problems, atomic swap).
 //! - `server`: entry point listeners (HTTP/1.1 + h2c on one port, upgrades).
+//! - `tls`: TLS termination: certificates by SNI, TLS options by host, client auth.
 //! - `admin`: the Traefik-shaped admin API, `/metrics`, `/ping`.
 //! - `metrics`: lock-free per-router and per-service counters.
 pub mod admin;
@@ -22,6 +23,7 @@ pub mod rule;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod tls;
 pub mod upstream;
 
 pub use config::{Config, StaticConfig};

@@ -3,4 +3,5 @@
 mod crd_files;
 mod crd_schema;
 mod examples;
+mod helm_rbac;
 mod schema_check;

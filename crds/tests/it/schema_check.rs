@@ -72,10 +72,11 @@ fn check_node(node: &Value, path: &str, in_junctor: bool, problems: &mut Vec<Str
     if map.contains_key("properties") && map.contains_key("additionalProperties") {
         problems.push(format!("{path}: both properties and additionalProperties"));
     }
-    if let Some(default) = map.get("default") {
-        if !int_or_string && !matches_type(default, map.get("type").and_then(Value::as_str)) {
-            problems.push(format!("{path}: default {default} does not match the type"));
-        }
+    if let Some(default) = map.get("default")
+        && !int_or_string
+        && !matches_type(default, map.get("type").and_then(Value::as_str))
+    {
+        problems.push(format!("{path}: default {default} does not match the type"));
     }
     if map.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
         let required: Vec<&str> = map
@@ -199,34 +200,32 @@ fn validate(value: &Value, schema: &Value, path: &str, problems: &mut Vec<String
         ));
         return;
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            problems.push(format!("{here}: {value} is not one of {allowed:?}"));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        problems.push(format!("{here}: {value} is not one of {allowed:?}"));
     }
     if let (Some(minimum), Some(number)) = (
         schema.get("minimum").and_then(Value::as_f64),
         value.as_f64(),
-    ) {
-        if number < minimum {
-            problems.push(format!("{here}: {number} is below the minimum {minimum}"));
-        }
+    ) && number < minimum
+    {
+        problems.push(format!("{here}: {number} is below the minimum {minimum}"));
     }
     if let (Some(maximum), Some(number)) = (
         schema.get("maximum").and_then(Value::as_f64),
         value.as_f64(),
-    ) {
-        if number > maximum {
-            problems.push(format!("{here}: {number} is above the maximum {maximum}"));
-        }
+    ) && number > maximum
+    {
+        problems.push(format!("{here}: {number} is above the maximum {maximum}"));
     }
     match value {
         Value::String(text) => check_pattern(text, schema, here, problems),
         Value::Array(items) => {
-            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-                if items.len() as u64 > max {
-                    problems.push(format!("{here}: more than {max} items"));
-                }
+            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+                && items.len() as u64 > max
+            {
+                problems.push(format!("{here}: more than {max} items"));
             }
             if let Some(item_schema) = schema.get("items") {
                 for (index, item) in items.iter().enumerate() {
@@ -241,10 +240,10 @@ fn validate(value: &Value, schema: &Value, path: &str, problems: &mut Vec<String
                 .into_iter()
                 .flatten()
             {
-                if let Some(required) = required.as_str() {
-                    if !map.contains_key(required) {
-                        problems.push(format!("{here}: missing required field {required}"));
-                    }
+                if let Some(required) = required.as_str()
+                    && !map.contains_key(required)
+                {
+                    problems.push(format!("{here}: missing required field {required}"));
                 }
             }
             let preserve =

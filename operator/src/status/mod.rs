@@ -9,5 +9,5 @@ pub mod programmed;
 pub mod writer;
 
 pub use board::StatusBoard;
-pub use programmed::{ProxyVerdict, Rejection, apply_verdict};
+pub use programmed::{ProxyVerdict, RouterFinding, apply_verdict};
 pub use writer::{StatusBatch, StatusWriter};

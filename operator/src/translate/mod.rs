@@ -7,6 +7,7 @@
 mod backend;
 mod class;
 mod http;
+mod ingress;
 mod load_balancer;
 mod middleware;
 mod names;
@@ -70,6 +71,7 @@ pub fn translate(snapshot: &Snapshot, options: &ProviderOptions) -> Translation 
     http::translate_ingress_routes(&mut ctx);
     tcp::translate_ingress_route_tcps(&mut ctx);
     udp::translate_ingress_route_udps(&mut ctx);
+    ingress::translate_ingresses(&mut ctx);
     tls::report_option_conflicts(&mut ctx);
     ctx.finish()
 }

@@ -207,7 +207,7 @@ impl Record {
         let mut conditions = Vec::with_capacity(5);
 
         let object_spec_problem = self.spec.iter().any(|finding| finding.route.is_none());
-        let accepted = if self.has_routes && routes.is_empty() && self.spec.is_empty() {
+        let accepted = if self.has_routes && routes.is_empty() && self.spec.is_empty() && self.refs.is_empty() {
             ConditionState::new(ConditionType::Accepted, ConditionStatus::False, Reason::InvalidSpec, "spec.routes is empty")
         } else if object_spec_problem || (self.has_routes && built == 0 && !self.spec.is_empty()) {
             failed(ConditionType::Accepted, &self.spec)

@@ -28,7 +28,7 @@ pub struct ServersTransport {
     pub max_version: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cipher_suites: Vec<String>,
-    /// Idle pooled connections kept per server; 0 = the default (2, as Go), -1 = none.
+    /// Idle pooled connections kept per server; 0 = the default (200, as Traefik), -1 = none.
     #[serde(skip_serializing_if = "is_zero")]
     pub max_idle_conns_per_host: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,8 +77,10 @@ pub struct ForwardingTimeouts {
     /// How long an idle pooled connection is kept (default 90s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_conn_timeout: Option<Duration>,
+    /// HTTP/2: ping a connection idle this long (default 0 = never).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_idle_timeout: Option<Duration>,
+    /// HTTP/2: close the connection when a ping is not answered in time (default 15s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ping_timeout: Option<Duration>,
 }
@@ -86,6 +88,7 @@ pub struct ForwardingTimeouts {
 impl ForwardingTimeouts {
     pub const DEFAULT_DIAL: Duration = Duration::from_secs(30);
     pub const DEFAULT_IDLE_CONN: Duration = Duration::from_secs(90);
+    pub const DEFAULT_PING: Duration = Duration::from_secs(15);
 }
 
 /// Extra servers transports by name, in `http.serversTransports`.

@@ -53,6 +53,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
     let http = &config.http;
 
     let (services, service_errors) = Services::build(http, Some(&previous.services));
+    eprintln!("TIMING services {:?}", started.elapsed());
     let service_errors: HashMap<&str, &ServiceBuildError> =
         service_errors.iter().map(|err| (err.service.as_str(), err)).collect();
 
@@ -69,6 +70,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
     let mut chains = ChainCompiler::new(&http.middlewares);
     let mut router_reports = BTreeMap::new();
 
+    let mut parse_time = std::time::Duration::ZERO;
     for (name, router) in &http.routers {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
@@ -80,6 +82,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
             &mut warnings,
             &mut problems,
         );
+        let parse_started = Instant::now();
         let rule = match router.rule.trim() {
             "" => {
                 problems.push(Problem::new("InvalidRule", "empty rule"));
@@ -93,6 +96,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
                 }
             },
         };
+        parse_time += parse_started.elapsed();
         if router.priority > MAX_USER_PRIORITY {
             problems.push(Problem::new(
                 "PriorityTooLarge",
@@ -120,21 +124,24 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         {
             let route = make_route(name, router, service, chain, counters, static_config);
             let priority = rule.priority(router.priority);
-            for ep in entry_points {
-                let Some(slot) = entry_point_names.iter().position(|n| *n == ep) else {
-                    continue;
-                };
-                let entry = IndexEntry { name: name.clone(), rule: rule.clone(), priority, value: Arc::clone(&route) };
-                if router.tls.is_some() {
-                    per_entry_point[slot].1.push(entry);
-                } else {
-                    per_entry_point[slot].0.push(entry);
-                }
+            let slots: Vec<usize> = entry_points
+                .iter()
+                .filter_map(|ep| entry_point_names.iter().position(|n| n == ep))
+                .collect();
+            // The rule moves into the last entry point's index; only extra ones clone it.
+            let mut rule = Some(rule);
+            for (i, slot) in slots.iter().enumerate() {
+                let rule = if i + 1 == slots.len() { rule.take() } else { rule.clone() };
+                let Some(rule) = rule else { continue };
+                let entry = IndexEntry { name: name.clone(), rule, priority, value: Arc::clone(&route) };
+                let (plain, tls) = &mut per_entry_point[*slot];
+                if router.tls.is_some() { tls.push(entry) } else { plain.push(entry) }
             }
         }
         router_reports.insert(name.clone(), ObjectReport::from_problems(problems, warnings));
     }
 
+    eprintln!("TIMING routers {:?} parse {parse_time:?}", started.elapsed());
     let tables = per_entry_point
         .into_iter()
         .map(|(plain, tls)| {
@@ -142,6 +149,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         })
         .collect();
 
+    eprintln!("TIMING index {:?}", started.elapsed());
     let middleware_reports = http
         .middlewares
         .keys()
@@ -165,6 +173,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         })
         .collect();
 
+    eprintln!("TIMING reports {:?}", started.elapsed());
     let router_names: BTreeSet<&str> = http.routers.keys().map(String::as_str).collect();
     counters.retain(&|name| router_names.contains(name), &|name| http.services.contains_key(name));
 

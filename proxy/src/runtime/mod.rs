@@ -83,6 +83,9 @@ impl Proxy {
         });
         let report = Arc::clone(&generation.report);
         self.shared.current.store(Arc::new(generation));
+        // Freeing a large generation takes milliseconds: do it off the caller's path (the
+        // last in-flight request of the old generation may also be the one to free it).
+        retire(previous);
         let (routers, _, router_errors) = ApplyReport::tally(&report.routers);
         tracing::info!(
             generation = report.generation,
@@ -126,5 +129,15 @@ impl Proxy {
     /// Access log entries lost because the writer fell behind.
     pub fn access_log_dropped(&self) -> u64 {
         self.shared.access_log.dropped()
+    }
+}
+
+/// Drops a replaced generation on a blocking-pool thread when a runtime is at hand.
+fn retire(previous: Arc<Generation>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn_blocking(move || drop(previous));
+        }
+        Err(_) => drop(previous),
     }
 }

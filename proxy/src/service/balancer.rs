@@ -162,19 +162,27 @@ impl Inner {
     }
 }
 
-/// Decrements a server's in-flight count when the exchange ends, however it ends.
-struct InFlight<'a>(&'a AtomicUsize);
+/// Counts a request in flight on a server until its response headers arrive (or it fails).
+/// Only p2c reads the count, so wrr skips the shared-counter traffic.
+struct InFlight<'a>(Option<&'a AtomicUsize>);
 
 impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        InFlight(counter)
+    fn enter(counter: &'a AtomicUsize, picker: &Picker) -> Self {
+        match picker {
+            Picker::P2c => {
+                counter.fetch_add(1, Ordering::Relaxed);
+                InFlight(Some(counter))
+            }
+            Picker::Wrr(_) => InFlight(None),
+        }
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        if let Some(counter) = self.0 {
+            counter.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -189,7 +197,7 @@ impl HttpService for LoadBalancer {
             let spec = &inner.spec;
             let server = &spec.servers[index];
             let result = {
-                let _in_flight = InFlight::enter(&server.in_flight);
+                let _in_flight = InFlight::enter(&server.in_flight, &spec.picker);
                 spec.transport
                     .forward(req, &server.target, spec.pass_host_header, &cx)
                     .await

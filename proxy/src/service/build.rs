@@ -493,7 +493,10 @@ mod tests {
             transport.max_idle_conns_per_host = 4;
         }
         let (third, _) = Services::build(&changed, Some(&second));
-        assert!(!Arc::ptr_eq(&second.transports["t"], &third.transports["t"]));
+        assert!(!Arc::ptr_eq(
+            &second.transports["t"],
+            &third.transports["t"]
+        ));
     }
 
     #[test]

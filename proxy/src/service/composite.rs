@@ -222,6 +222,8 @@ fn send_to_mirrors(
         *copy.uri_mut() = parts.uri.clone();
         *copy.version_mut() = parts.version;
         *copy.headers_mut() = parts.headers.clone();
+        // The copy's body may be empty (mirrorBody: false): its length is the body's own.
+        copy.headers_mut().remove(http::header::CONTENT_LENGTH);
         let response = mirror.call(copy, cx);
         tokio::spawn(async move {
             // Read the answer to the end so the connection can go back to the pool.

@@ -83,12 +83,14 @@ pub(crate) fn add_forwarded(
     host: Option<&HeaderValue>,
     upgrade: bool,
 ) {
-    let client_ip = cx.client_addr.ip().to_string();
+    let client_ip = HeaderValue::try_from(cx.client_addr.ip().to_string()).ok();
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
-        Some(Ok(previous)) if !previous.is_empty() => format!("{previous}, {client_ip}"),
+        Some(Ok(previous)) if !previous.is_empty() => {
+            HeaderValue::try_from(format!("{previous}, {}", cx.client_addr.ip())).ok()
+        }
         _ => client_ip.clone(),
     };
-    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
+    if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
     let proto = match (cx.tls, upgrade) {
@@ -107,15 +109,12 @@ pub(crate) fn add_forwarded(
         let explicit = host
             .and_then(|host| host.to_str().ok())
             .and_then(|host| host.rsplit_once(':'))
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty())
-            .map(|(_, port)| port.to_owned());
-        let port = explicit.unwrap_or_else(|| if cx.tls { "443" } else { "80" }.to_owned());
-        HeaderValue::try_from(port).ok()
+            .filter(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|(_, port)| HeaderValue::from_str(port).ok());
+        Some(explicit.unwrap_or(HeaderValue::from_static(if cx.tls { "443" } else { "80" })))
     });
     set_if_absent(headers, &X_FORWARDED_SERVER, || proxy_hostname().cloned());
-    set_if_absent(headers, &X_REAL_IP, || {
-        HeaderValue::try_from(client_ip).ok()
-    });
+    set_if_absent(headers, &X_REAL_IP, || client_ip);
 }
 
 fn set_if_absent(

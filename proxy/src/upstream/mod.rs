@@ -145,6 +145,23 @@ impl Transport {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(idle)
             .pool_max_idle_per_host(max_idle);
+        // HTTP/2 liveness: ping a connection idle for readIdleTimeout, drop it when the
+        // ping is not answered within pingTimeout (Traefik's settings; 0 = no pings).
+        let read_idle = timeouts
+            .read_idle_timeout
+            .and_then(|d| d.to_std())
+            .filter(|d| !d.is_zero());
+        if let Some(read_idle) = read_idle {
+            let ping = timeouts
+                .ping_timeout
+                .unwrap_or(ForwardingTimeouts::DEFAULT_PING)
+                .to_std()
+                .unwrap_or(Duration::from_secs(15));
+            builder
+                .timer(TokioTimer::new())
+                .http2_keep_alive_interval(read_idle)
+                .http2_keep_alive_timeout(ping);
+        }
         let client = builder.build(connector);
         let h2c = builder.http2_only(true).build(tcp);
         Ok(Transport {

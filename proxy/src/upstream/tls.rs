@@ -17,7 +17,10 @@ pub(super) fn client_config(config: &ServersTransport) -> Result<ClientConfig, T
             "peerCertURI and spiffe verification are not supported",
         ));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(with_cipher_suites(
+        rustls::crypto::ring::default_provider(),
+        &config.cipher_suites,
+    ));
     let versions = protocol_versions(&config.min_version, &config.max_version)?;
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
@@ -39,6 +42,37 @@ pub(super) fn client_config(config: &ServersTransport) -> Result<ClientConfig, T
                 .map_err(TransportError::Tls)
         }
     }
+}
+
+/// Restricts the TLS 1.2 suites to `names` (Go's names, as Traefik reads them); TLS 1.3
+/// suites are not configurable, as in Go. Any unknown name drops the whole list (with a
+/// warning) and the defaults apply, which is Traefik's behaviour.
+fn with_cipher_suites(
+    mut provider: rustls::crypto::CryptoProvider,
+    names: &[String],
+) -> rustls::crypto::CryptoProvider {
+    if names.is_empty() {
+        return provider;
+    }
+    let suite_name = |suite: &rustls::SupportedCipherSuite| format!("{:?}", suite.suite());
+    let known = |name: &String| {
+        provider.cipher_suites.iter().any(|suite| {
+            let rustls_name = suite_name(suite);
+            rustls_name == *name || rustls_name == format!("{name}_SHA256")
+        })
+    };
+    if let Some(unknown) = names.iter().find(|name| !known(name)) {
+        tracing::warn!(cipher_suite = %unknown, "unknown cipher suite: using the default list");
+        return provider;
+    }
+    provider.cipher_suites.retain(|suite| {
+        let rustls_name = suite_name(suite);
+        suite.tls13().is_some()
+            || names
+                .iter()
+                .any(|name| rustls_name == *name || rustls_name == format!("{name}_SHA256"))
+    });
+    provider
 }
 
 fn protocol_versions(
@@ -180,6 +214,43 @@ mod tests {
         );
         let old = protocol_versions("VersionTLS10", "").expect_err("too old");
         assert!(old.to_string().contains("VersionTLS10"), "{old}");
+    }
+
+    #[test]
+    fn cipher_suites_restrict_tls12_only_and_unknown_names_keep_defaults() {
+        let default_count = rustls::crypto::ring::default_provider().cipher_suites.len();
+        let chosen = with_cipher_suites(
+            rustls::crypto::ring::default_provider(),
+            &[
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_owned(),
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305".to_owned(),
+            ],
+        );
+        let mut tls12: Vec<String> = chosen
+            .cipher_suites
+            .iter()
+            .filter(|suite| suite.tls13().is_none())
+            .map(|suite| format!("{:?}", suite.suite()))
+            .collect();
+        tls12.sort();
+        assert_eq!(
+            tls12,
+            [
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+            ]
+        );
+        assert!(
+            chosen
+                .cipher_suites
+                .iter()
+                .any(|suite| suite.tls13().is_some())
+        );
+        let unknown = with_cipher_suites(
+            rustls::crypto::ring::default_provider(),
+            &["TLS_RSA_WITH_RC4_128_SHA".to_owned()],
+        );
+        assert_eq!(unknown.cipher_suites.len(), default_count);
     }
 
     #[test]

@@ -269,7 +269,10 @@ async fn slow_response_headers_are_504() {
 
 #[tokio::test]
 async fn fenced_servers_only_serve_their_sticky_sessions() {
-    let (live, leaving) = (Backend::named("live").await, Backend::named("leaving").await);
+    let (live, leaving) = (
+        Backend::named("live").await,
+        Backend::named("leaving").await,
+    );
     let sticky = json!({"cookie": {"name": "srv"}});
     let before = build(json!({"services": {"svc": {"loadBalancer": {
         "servers": servers(&[&leaving]), "sticky": sticky
@@ -285,7 +288,9 @@ async fn fenced_servers_only_serve_their_sticky_sessions() {
         assert_eq!(call(&after, "svc", get("/")).await.text(), "live");
     }
     let mut request = get("/");
-    request.headers_mut().insert(http::header::COOKIE, pinned[0].parse().expect("cookie"));
+    request
+        .headers_mut()
+        .insert(http::header::COOKIE, pinned[0].parse().expect("cookie"));
     assert_eq!(call(&after, "svc", request).await.text(), "leaving");
 }
 
@@ -307,10 +312,15 @@ async fn a_sticky_cookie_for_a_dead_server_is_replaced() {
     let stale = format!("srv={dead_url}");
     let with_cookie = || {
         let mut request = get("/");
-        request.headers_mut().insert(http::header::COOKIE, stale.parse().expect("cookie"));
+        request
+            .headers_mut()
+            .insert(http::header::COOKIE, stale.parse().expect("cookie"));
         request
     };
-    assert_eq!(call(&services, "svc", with_cookie()).await.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        call(&services, "svc", with_cookie()).await.status,
+        StatusCode::BAD_GATEWAY
+    );
     let answer = call(&services, "svc", with_cookie()).await;
     assert_eq!(answer.text(), "live");
     let renewed = answer.cookies();

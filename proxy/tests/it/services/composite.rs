@@ -271,12 +271,43 @@ async fn mirror_body_false_sends_mirrors_an_empty_body() {
     let request = Request::builder()
         .method(Method::PUT)
         .uri("/doc")
+        .header(http::header::CONTENT_LENGTH, "12")
         .body(body::full("the document"))
         .expect("request");
     assert_eq!(call(&services, "mirrored", request).await.text(), "main");
     eventually(|| shadow.count() == 1).await;
     let copy = &shadow.requests()[0];
-    assert_eq!((copy.method.clone(), copy.path.as_str()), (Method::PUT, "/doc"));
+    assert_eq!(
+        (copy.method.clone(), copy.path.as_str()),
+        (Method::PUT, "/doc")
+    );
     assert!(copy.body.is_empty());
     assert_eq!(main.requests()[0].body, "the document");
+}
+
+#[tokio::test]
+async fn failover_does_not_replay_bodies_above_the_limit() {
+    let main = Backend::start(handler(|_, _| async { text(503, "main broken") })).await;
+    let backup = Backend::named("backup").await;
+    let services = build(json!({"services": {
+        "fo": {"failover": {"service": "main", "fallback": "backup",
+                            "errors": {"status": ["503"], "maxRequestBodyBytes": 4}}},
+        "main": lb(&main), "backup": lb(&backup),
+    }}));
+    let post = |text: &'static str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/")
+            .body(body::full(text))
+            .expect("request")
+    };
+    let big = call(&services, "fo", post("far more than four bytes")).await;
+    assert_eq!(
+        (big.status, big.text()),
+        (StatusCode::SERVICE_UNAVAILABLE, "main broken")
+    );
+    assert_eq!(main.requests()[0].body, "far more than four bytes");
+    let small = call(&services, "fo", post("tiny")).await;
+    assert_eq!((small.status, small.text()), (StatusCode::OK, "backup"));
+    assert_eq!(backup.count(), 1);
 }

@@ -181,12 +181,16 @@ async fn grpc_health(serving: Arc<AtomicBool>) -> Backend {
                 let mut trailers = http::HeaderMap::new();
                 trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
                 let frames = vec![
-                    Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from(vec![0, 0, 0, 0, 2, 0x08, status]))),
+                    Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from(
+                        vec![0, 0, 0, 0, 2, 0x08, status],
+                    ))),
                     Ok(http_body::Frame::trailers(trailers)),
                 ];
                 http::Response::builder()
                     .header(http::header::CONTENT_TYPE, "application/grpc")
-                    .body(mesh_proxy::body::boxed(http_body_util::StreamBody::new(futures::stream::iter(frames))))
+                    .body(mesh_proxy::body::boxed(http_body_util::StreamBody::new(
+                        futures::stream::iter(frames),
+                    )))
                     .expect("response")
             }
         }),
@@ -208,5 +212,8 @@ async fn grpc_health_checks_follow_the_serving_status() {
     serving.store(true, Ordering::SeqCst);
     eventually(|| status_of(&services, "svc", &backend.url) == Some(ServerStatus::Up)).await;
     let probe = backend.requests().pop().expect("a probe");
-    assert_eq!(probe.headers[http::header::CONTENT_TYPE], "application/grpc");
+    assert_eq!(
+        probe.headers[http::header::CONTENT_TYPE],
+        "application/grpc"
+    );
 }

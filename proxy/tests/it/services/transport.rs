@@ -135,7 +135,12 @@ async fn https_upstream_verified_against_a_private_ca() {
 #[tokio::test]
 async fn client_certificates_are_presented_for_mutual_tls() {
     let pki = pki();
-    let backend = Backend::start_with(Protocol::Auto, Some(Arc::clone(&pki.server_mtls)), echo_version().await).await;
+    let backend = Backend::start_with(
+        Protocol::Auto,
+        Some(Arc::clone(&pki.server_mtls)),
+        echo_version().await,
+    )
+    .await;
     let services = build(json!({
         "services": {
             "with-cert": {"loadBalancer": {"servers": [{"url": backend.url}], "serversTransport": "mtls"}},
@@ -147,8 +152,14 @@ async fn client_certificates_are_presented_for_mutual_tls() {
             "plain": {"serverName": "backend.test", "rootCAs": [pki.ca_pem]},
         },
     }));
-    assert_eq!(call(&services, "with-cert", get("/")).await.status, StatusCode::OK);
-    assert_eq!(call(&services, "without-cert", get("/")).await.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        call(&services, "with-cert", get("/")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&services, "without-cert", get("/")).await.status,
+        StatusCode::BAD_GATEWAY
+    );
     assert_eq!(backend.count(), 1);
 }
 
