@@ -7,7 +7,15 @@ use std::time::Duration;
 pub struct DurationParseError(String);
 
 pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
-    let invalid = || DurationParseError(text.to_owned());
+    parse(text).filter(|d| !d.is_zero()).ok_or_else(|| DurationParseError(text.to_owned()))
+}
+
+/// Like [`parse_duration`], with zero allowed (`0s` turns a step off).
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, DurationParseError> {
+    parse(text).ok_or_else(|| DurationParseError(text.to_owned()))
+}
+
+fn parse(text: &str) -> Option<Duration> {
     let trimmed = text.trim();
     let (number, unit_ms) = if let Some(n) = trimmed.strip_suffix("ms") {
         (n, 1)
@@ -18,9 +26,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
     } else {
         (trimmed, 1_000)
     };
-    let value: u64 = number.parse().map_err(|_| invalid())?;
-    let millis = value.checked_mul(unit_ms).filter(|&ms| ms > 0).ok_or_else(invalid)?;
-    Ok(Duration::from_millis(millis))
+    let value: u64 = number.parse().ok()?;
+    Some(Duration::from_millis(value.checked_mul(unit_ms)?))
 }
 
 /// The form wrk takes (`-d8s`): whole seconds, at least one.
@@ -45,6 +52,13 @@ mod tests {
         for bad in ["0s", "", "s", "fast", "-1s", "1h"] {
             assert_eq!(parse_duration(bad), Err(DurationParseError(bad.to_owned())), "{bad}");
         }
+    }
+
+    #[test]
+    fn zero_turns_a_step_off_where_allowed() {
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration_or_zero("soon").is_err());
     }
 
     #[test]

@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn configured_class_must_match_exactly() {
-        let options = ProviderOptions { ingress_class: "internal".into(), ..Default::default() };
+        let options = ProviderOptions {
+            ingress_class: "internal".into(),
+            ..Default::default()
+        };
         assert!(options.serves_class("internal"));
         assert!(!options.serves_class(""));
         assert!(!options.serves_class("traefik"));

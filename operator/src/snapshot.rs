@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use mesh_crds::{
-    IngressRouteSpec, IngressRouteTCPSpec, IngressRouteUDPSpec, MiddlewareSpec, MiddlewareTCPSpec, ServersTransportSpec,
-    ServersTransportTCPSpec, TLSOptionSpec, TLSStoreSpec, TraefikServiceSpec,
+    IngressRouteSpec, IngressRouteTCPSpec, IngressRouteUDPSpec, MiddlewareSpec, MiddlewareTCPSpec,
+    ServersTransportSpec, ServersTransportTCPSpec, TLSOptionSpec, TLSStoreSpec, TraefikServiceSpec,
 };
 
 /// Label EndpointSlices carry to name their Service.
@@ -77,12 +77,17 @@ impl ObjectKind {
     }
 
     pub fn parse(kind: &str) -> Option<ObjectKind> {
-        ObjectKind::ALL.into_iter().find(|candidate| candidate.as_str() == kind)
+        ObjectKind::ALL
+            .into_iter()
+            .find(|candidate| candidate.as_str() == kind)
     }
 
     /// True for the route kinds, whose status carries `routes[]`.
     pub fn has_routes(self) -> bool {
-        matches!(self, ObjectKind::IngressRoute | ObjectKind::IngressRouteTcp | ObjectKind::IngressRouteUdp)
+        matches!(
+            self,
+            ObjectKind::IngressRoute | ObjectKind::IngressRouteTcp | ObjectKind::IngressRouteUdp
+        )
     }
 }
 
@@ -101,7 +106,10 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        ObjectKey { namespace: namespace.into(), name: name.into() }
+        ObjectKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -121,7 +129,11 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn new(kind: ObjectKind, key: &ObjectKey) -> Self {
-        ObjectRef { kind, namespace: key.namespace.clone(), name: key.name.clone() }
+        ObjectRef {
+            kind,
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        }
     }
 
     pub fn key(&self) -> ObjectKey {
@@ -162,7 +174,11 @@ pub struct Object<S> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry<S> {
     Valid(Object<S>),
-    Invalid { key: ObjectKey, generation: Option<i64>, error: String },
+    Invalid {
+        key: ObjectKey,
+        generation: Option<i64>,
+        error: String,
+    },
 }
 
 impl<S> Entry<S> {
@@ -221,17 +237,30 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds a snapshot from raw objects (a manifests folder, a fixture). Objects that cannot
     /// be placed are returned next to the snapshot rather than failing the whole world.
-    pub fn from_objects(objects: impl IntoIterator<Item = Value>) -> (Snapshot, Vec<SnapshotError>) {
+    pub fn from_objects(
+        objects: impl IntoIterator<Item = Value>,
+    ) -> (Snapshot, Vec<SnapshotError>) {
         let mut snapshot = Snapshot::default();
-        let errors = objects.into_iter().filter_map(|object| snapshot.apply(object).err()).collect();
+        let errors = objects
+            .into_iter()
+            .filter_map(|object| snapshot.apply(object).err())
+            .collect();
         (snapshot, errors)
     }
 
     /// Inserts or replaces one object, chosen by its `kind` (any API group serving Mesh
     /// kinds is accepted: the watcher decides which groups it reads).
     pub fn apply(&mut self, object: Value) -> Result<(), SnapshotError> {
-        let kind = object.get("kind").and_then(Value::as_str).ok_or(SnapshotError::MissingKind)?.to_string();
-        let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+        let kind = object
+            .get("kind")
+            .and_then(Value::as_str)
+            .ok_or(SnapshotError::MissingKind)?
+            .to_string();
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let meta = read_meta(&object, &kind)?;
         match kind.as_str() {
             "IngressRoute" => insert_mesh(&mut self.ingress_routes, meta, &object),
@@ -245,19 +274,24 @@ impl Snapshot {
             "ServersTransport" => insert_mesh(&mut self.servers_transports, meta, &object),
             "ServersTransportTCP" => insert_mesh(&mut self.servers_transport_tcps, meta, &object),
             "Service" => {
-                self.services.insert(meta.key(), decode_kube(object, &kind, &meta)?);
+                self.services
+                    .insert(meta.key(), decode_kube(object, &kind, &meta)?);
             }
             "Secret" => {
-                self.secrets.insert(meta.key(), decode_kube(object, &kind, &meta)?);
+                self.secrets
+                    .insert(meta.key(), decode_kube(object, &kind, &meta)?);
             }
             "Ingress" => {
-                self.ingresses.insert(meta.key(), decode_kube(object, &kind, &meta)?);
+                self.ingresses
+                    .insert(meta.key(), decode_kube(object, &kind, &meta)?);
             }
             "IngressClass" => {
-                self.ingress_classes.insert(meta.name.clone(), decode_kube(object, &kind, &meta)?);
+                self.ingress_classes
+                    .insert(meta.name.clone(), decode_kube(object, &kind, &meta)?);
             }
             "Node" => {
-                self.nodes.insert(meta.name.clone(), decode_kube(object, &kind, &meta)?);
+                self.nodes
+                    .insert(meta.name.clone(), decode_kube(object, &kind, &meta)?);
             }
             "EndpointSlice" => {
                 let slice: EndpointSlice = decode_kube(object, &kind, &meta)?;
@@ -296,13 +330,23 @@ impl Snapshot {
     /// label belongs to no Service and is ignored.
     pub fn insert_endpoint_slice(&mut self, slice: EndpointSlice) {
         let namespace = slice.metadata.namespace.clone().unwrap_or_default();
-        let Some(name) = slice.metadata.name.clone() else { return };
-        // A relabelled slice must not stay listed under its former Service.
-        self.remove_endpoint_slice(&ObjectKey::new(&namespace, &name));
-        let Some(service) = slice.metadata.labels.as_ref().and_then(|labels| labels.get(SERVICE_NAME_LABEL)) else {
+        let Some(name) = slice.metadata.name.clone() else {
             return;
         };
-        self.endpoint_slices.entry(ObjectKey::new(namespace, service.clone())).or_default().insert(name, slice);
+        // A relabelled slice must not stay listed under its former Service.
+        self.remove_endpoint_slice(&ObjectKey::new(&namespace, &name));
+        let Some(service) = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(SERVICE_NAME_LABEL))
+        else {
+            return;
+        };
+        self.endpoint_slices
+            .entry(ObjectKey::new(namespace, service.clone()))
+            .or_default()
+            .insert(name, slice);
     }
 
     fn remove_endpoint_slice(&mut self, key: &ObjectKey) -> bool {
@@ -327,30 +371,45 @@ impl Snapshot {
 
     /// The EndpointSlices of Service `key`, in name order.
     pub fn slices_of(&self, key: &ObjectKey) -> impl Iterator<Item = &EndpointSlice> {
-        self.endpoint_slices.get(key).into_iter().flat_map(|slices| slices.values())
+        self.endpoint_slices
+            .get(key)
+            .into_iter()
+            .flat_map(|slices| slices.values())
     }
 }
 
 fn read_meta(object: &Value, kind: &str) -> Result<Meta, SnapshotError> {
     let metadata = object.get("metadata");
-    let text = |field: &str| metadata.and_then(|m| m.get(field)).and_then(Value::as_str).map(str::to_string);
+    let text = |field: &str| {
+        metadata
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let map = |field: &str| -> BTreeMap<String, String> {
         metadata
             .and_then(|m| m.get(field))
             .and_then(Value::as_object)
             .map(|entries| {
-                entries.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect()
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
             })
             .unwrap_or_default()
     };
     let name = text("name")
         .or_else(|| text("generateName"))
         .filter(|name| !name.is_empty())
-        .ok_or_else(|| SnapshotError::MissingName { kind: kind.to_string() })?;
+        .ok_or_else(|| SnapshotError::MissingName {
+            kind: kind.to_string(),
+        })?;
     Ok(Meta {
         namespace: text("namespace").unwrap_or_default(),
         name,
-        generation: metadata.and_then(|m| m.get("generation")).and_then(Value::as_i64),
+        generation: metadata
+            .and_then(|m| m.get("generation"))
+            .and_then(Value::as_i64),
         labels: map("labels"),
         annotations: map("annotations"),
     })
@@ -360,25 +419,34 @@ fn insert_mesh<S: DeserializeOwned>(entries: &mut Entries<S>, meta: Meta, object
     let key = meta.key();
     let entry = match decode_spec::<S>(object) {
         Ok(spec) => Entry::Valid(Object { meta, spec }),
-        Err(error) => Entry::Invalid { key: key.clone(), generation: meta.generation, error },
+        Err(error) => Entry::Invalid {
+            key: key.clone(),
+            generation: meta.generation,
+            error,
+        },
     };
     entries.insert(key, entry);
 }
 
 /// Decodes `spec`; the error text names the field path serde stopped at.
 fn decode_spec<S: DeserializeOwned>(object: &Value) -> Result<S, String> {
-    let spec = object.get("spec").ok_or_else(|| "spec is missing".to_string())?;
+    let spec = object
+        .get("spec")
+        .ok_or_else(|| "spec is missing".to_string())?;
     S::deserialize(spec).map_err(|error| format!("spec: {error}"))
 }
 
-fn decode_kube<K: DeserializeOwned>(object: Value, kind: &str, meta: &Meta) -> Result<K, SnapshotError> {
+fn decode_kube<K: DeserializeOwned>(
+    object: Value,
+    kind: &str,
+    meta: &Meta,
+) -> Result<K, SnapshotError> {
     serde_json::from_value(object).map_err(|source| SnapshotError::Decode {
         kind: kind.to_string(),
         name: meta.key().to_string(),
         source,
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -400,9 +468,15 @@ mod tests {
             route("bad", json!({"routes": "not a list"})),
         ]);
         assert!(errors.is_empty());
-        assert!(snapshot.ingress_routes[&ObjectKey::new("default", "good")].valid().is_some());
+        assert!(
+            snapshot.ingress_routes[&ObjectKey::new("default", "good")]
+                .valid()
+                .is_some()
+        );
         match &snapshot.ingress_routes[&ObjectKey::new("default", "bad")] {
-            Entry::Invalid { generation, error, .. } => {
+            Entry::Invalid {
+                generation, error, ..
+            } => {
                 assert_eq!(*generation, Some(3));
                 assert!(error.starts_with("spec:"), "{error}");
             }

@@ -25,6 +25,9 @@ pub(crate) const FIELD_MANAGER: &str = "mesh-tests";
 const STARTUP_LIMIT: Duration = Duration::from_secs(180);
 const CRD_ESTABLISHED_LIMIT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Run directories are `mesh-control-plane-<pid>-<random>`: a later run removes those of
+/// test binaries that were killed before they could clean up.
+const RUN_DIR_PREFIX: &str = "mesh-control-plane-";
 
 /// Knobs for [`ControlPlane::start_with`].
 #[derive(Debug, Clone, Default)]
@@ -100,8 +103,9 @@ impl ControlPlane {
 
     pub async fn start_with(options: ControlPlaneOptions) -> Result<Self> {
         let binaries = Binaries::get()?;
+        remove_dirs_of_dead_runs(&std::env::temp_dir());
         let dir = tempfile::Builder::new()
-            .prefix("mesh-control-plane-")
+            .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(HarnessError::io("creating the control plane directory"))?;
         let root = dir.path();
@@ -380,6 +384,26 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+fn remove_dirs_of_dead_runs(temp_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp_dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|entry| entry.ok()) {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(run_dir_owner) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn run_dir_owner(name: &str) -> Option<u32> {
+    let (pid, _random) = name.strip_prefix(RUN_DIR_PREFIX)?.split_once('-')?;
+    pid.parse().ok()
+}
+
 fn write(path: &Path, contents: &str) -> Result<()> {
     std::fs::write(path, contents).map_err(HarnessError::io(format!("writing {}", path.display())))
 }
@@ -415,6 +439,24 @@ mod tests {
             .to_string();
         assert!(message.contains("/nonexistent/crds"), "{message}");
         assert!(message.contains("gen-crds"), "{message}");
+    }
+
+    #[test]
+    fn run_dirs_of_dead_processes_are_removed() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        // pid 0 never names a live test binary; our own pid is alive.
+        let dead = temp.path().join(format!("{RUN_DIR_PREFIX}0-abc"));
+        let alive = temp
+            .path()
+            .join(format!("{RUN_DIR_PREFIX}{}-abc", std::process::id()));
+        let unrelated = temp.path().join("mesh-control-plane-notapid");
+        for dir in [&dead, &alive, &unrelated] {
+            std::fs::create_dir(dir).expect("create");
+        }
+        remove_dirs_of_dead_runs(temp.path());
+        assert!(!dead.exists());
+        assert!(alive.exists());
+        assert!(unrelated.exists());
     }
 
     #[test]

@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 
 fn template(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../helm/mesh/templates").join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../helm/mesh/templates")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
 }
 
 /// Each rule of a Role/ClusterRole template as (rule text, verbs).
@@ -13,7 +16,10 @@ fn rules(text: &str) -> Vec<(String, Vec<String>)> {
     text.split("- apiGroups:")
         .skip(1)
         .map(|rule| {
-            let verbs_line = rule.lines().find(|line| line.trim_start().starts_with("verbs:")).unwrap_or_default();
+            let verbs_line = rule
+                .lines()
+                .find(|line| line.trim_start().starts_with("verbs:"))
+                .unwrap_or_default();
             let verbs = verbs_line
                 .trim_start()
                 .trim_start_matches("verbs:")
@@ -68,15 +74,29 @@ fn writes_to_mesh_kinds_are_status_only() {
         if writes && !rule.contains("events") {
             let status_only = rule.contains("/status") || rule.contains("\"mesh.crdKindStatuses\"");
             assert!(status_only, "write access outside status: {rule}");
-            assert!(!rule.contains("\"mesh.crdKinds\""), "write access to specs: {rule}");
+            assert!(
+                !rule.contains("\"mesh.crdKinds\""),
+                "write access to specs: {rule}"
+            );
         }
     }
     let helpers = template("_helpers.tpl");
     for kind in mesh_crds::Kind::ALL {
-        assert!(helpers.contains(&format!("- {}\n", kind.plural())), "RBAC misses {}", kind.plural());
-        assert!(helpers.contains(&format!("- {}/status", kind.plural())), "RBAC misses {}/status", kind.plural());
+        assert!(
+            helpers.contains(&format!("- {}\n", kind.plural())),
+            "RBAC misses {}",
+            kind.plural()
+        );
+        assert!(
+            helpers.contains(&format!("- {}/status", kind.plural())),
+            "RBAC misses {}/status",
+            kind.plural()
+        );
     }
     for group in ["mesh.io", "traefik.io", "traefik.containo.us"] {
-        assert!(cluster_role.contains(&format!("\"{group}\"")), "RBAC misses group {group}");
+        assert!(
+            cluster_role.contains(&format!("\"{group}\"")),
+            "RBAC misses group {group}"
+        );
     }
 }

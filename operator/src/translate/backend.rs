@@ -19,7 +19,10 @@ pub(crate) struct Problem {
 
 impl Problem {
     pub fn new(reason: Reason, message: impl Into<String>) -> Self {
-        Problem { reason, message: message.into() }
+        Problem {
+            reason,
+            message: message.into(),
+        }
     }
 }
 
@@ -43,16 +46,23 @@ pub(crate) struct ResolvedPort {
 
 /// Reference §5.1: 0/"" is "not defined"; a declared port matches by number or name; an
 /// ExternalName Service accepts any *number* (a warning when it declares other ports).
-pub(crate) fn find_port(service: &Service, port: Option<&IntOrString>) -> Result<ResolvedPort, (Reason, String)> {
+pub(crate) fn find_port(
+    service: &Service,
+    port: Option<&IntOrString>,
+) -> Result<ResolvedPort, (Reason, String)> {
     let port = match port {
-        None | Some(IntOrString::Int(0)) => return Err((Reason::PortNotDefined, "port is not defined".into())),
+        None | Some(IntOrString::Int(0)) => {
+            return Err((Reason::PortNotDefined, "port is not defined".into()));
+        }
         Some(IntOrString::String(name)) if name.is_empty() => {
             return Err((Reason::PortNotDefined, "port is not defined".into()));
         }
         Some(port) => port,
     };
     let spec = service.spec.as_ref();
-    let declared: &[ServicePort] = spec.and_then(|spec| spec.ports.as_deref()).unwrap_or_default();
+    let declared: &[ServicePort] = spec
+        .and_then(|spec| spec.ports.as_deref())
+        .unwrap_or_default();
     let found = declared.iter().find(|candidate| match port {
         IntOrString::Int(number) => candidate.port == *number,
         IntOrString::String(name) => candidate.name.as_deref() == Some(name.as_str()),
@@ -72,13 +82,19 @@ pub(crate) fn find_port(service: &Service, port: Option<&IntOrString>) -> Result
             node_port: None,
             external_name_mismatch: !declared.is_empty(),
         }),
-        _ => Err((Reason::PortNotFound, format!("port {} is not declared", port_text(port)))),
+        _ => Err((
+            Reason::PortNotFound,
+            format!("port {} is not declared", port_text(port)),
+        )),
     }
 }
 
 /// Reference §5.2: an explicit scheme must be http, https or h2c; otherwise https when the
 /// *Service* port is 443 or its name starts with `https`, else http.
-pub(crate) fn infer_scheme(explicit: Option<&str>, port: &ResolvedPort) -> Result<&'static str, String> {
+pub(crate) fn infer_scheme(
+    explicit: Option<&str>,
+    port: &ResolvedPort,
+) -> Result<&'static str, String> {
     match explicit.unwrap_or_default() {
         "http" => Ok("http"),
         "https" => Ok("https"),
@@ -94,12 +110,20 @@ pub(crate) fn is_external_name(service: &Service) -> bool {
 }
 
 fn external_name(service: &Service) -> &str {
-    service.spec.as_ref().and_then(|spec| spec.external_name.as_deref()).unwrap_or_default()
+    service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.external_name.as_deref())
+        .unwrap_or_default()
 }
 
 /// `host:port`, with IPv6 literals bracketed.
 pub(crate) fn host_port(host: &str, port: i32) -> String {
-    if host.contains(':') && !host.starts_with('[') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// One server address and whether it is only kept for sticky sessions.
@@ -132,7 +156,9 @@ pub(crate) fn lookup_service<'s>(
     namespace: Option<&str>,
     location: &str,
 ) -> Result<(ObjectKey, &'s Service), Problem> {
-    let namespace = namespace.filter(|ns| !ns.is_empty()).unwrap_or(parent_namespace);
+    let namespace = namespace
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(parent_namespace);
     if namespace != parent_namespace && !ctx.options.allow_cross_namespace {
         return Err(Problem::new(
             Reason::RefNotPermitted,
@@ -145,13 +171,18 @@ pub(crate) fn lookup_service<'s>(
     if !ctx.options.watches_namespace(namespace) {
         return Err(Problem::new(
             Reason::BackendNotFound,
-            format!("{location}: Service {namespace}/{name} is in namespace {namespace}, which is not watched"),
+            format!(
+                "{location}: Service {namespace}/{name} is in namespace {namespace}, which is not watched"
+            ),
         ));
     }
     let key = ObjectKey::new(namespace, name);
     match ctx.snapshot.services.get(&key) {
         Some(service) => Ok((key, service)),
-        None => Err(Problem::new(Reason::BackendNotFound, format!("{location}: Service {key} not found"))),
+        None => Err(Problem::new(
+            Reason::BackendNotFound,
+            format!("{location}: Service {key} not found"),
+        )),
     }
 }
 
@@ -166,35 +197,62 @@ pub(crate) fn endpoints(
     location: &str,
 ) -> Result<Vec<Endpoint>, Problem> {
     let key = &backend.key;
-    let one = |address: String| vec![Endpoint { address, fenced: false }];
+    let one = |address: String| {
+        vec![Endpoint {
+            address,
+            fenced: false,
+        }]
+    };
     if is_external_name(backend.service) {
         if !ctx.options.allow_external_name_services {
             return Err(Problem::new(
                 Reason::ExternalNameNotAllowed,
-                format!("{location}: Service {key} is of type ExternalName, which is not allowed (--allow-external-name-services)"),
+                format!(
+                    "{location}: Service {key} is of type ExternalName, which is not allowed (--allow-external-name-services)"
+                ),
             ));
         }
-        return Ok(one(host_port(external_name(backend.service), backend.port.number)));
+        return Ok(one(host_port(
+            external_name(backend.service),
+            backend.port.number,
+        )));
     }
     if native_lb.unwrap_or(ctx.options.native_lb_by_default) {
-        let cluster_ip = backend.service.spec.as_ref().and_then(|spec| spec.cluster_ip.as_deref()).unwrap_or_default();
+        let cluster_ip = backend
+            .service
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.cluster_ip.as_deref())
+            .unwrap_or_default();
         return match cluster_ip {
             "None" => Err(Problem::new(
                 Reason::UnsupportedValue,
                 format!("{location}: nativeLB needs a ClusterIP but Service {key} is headless"),
             )),
-            "" => Err(Problem::new(Reason::UnsupportedValue, format!("{location}: Service {key} has no ClusterIP for nativeLB"))),
+            "" => Err(Problem::new(
+                Reason::UnsupportedValue,
+                format!("{location}: Service {key} has no ClusterIP for nativeLB"),
+            )),
             ip => Ok(one(host_port(ip, backend.port.number))),
         };
     }
-    let is_node_port = backend.service.spec.as_ref().and_then(|spec| spec.type_.as_deref()) == Some("NodePort");
+    let is_node_port = backend
+        .service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.type_.as_deref())
+        == Some("NodePort");
     if node_port_lb && is_node_port {
         return node_port_endpoints(ctx, backend, location);
     }
     Ok(slice_endpoints(ctx, key, &backend.port, readiness))
 }
 
-fn node_port_endpoints(ctx: &Context<'_>, backend: &Backend<'_>, location: &str) -> Result<Vec<Endpoint>, Problem> {
+fn node_port_endpoints(
+    ctx: &Context<'_>,
+    backend: &Backend<'_>,
+    location: &str,
+) -> Result<Vec<Endpoint>, Problem> {
     if ctx.options.disable_cluster_scope_resources {
         return Err(Problem::new(
             Reason::UnsupportedValue,
@@ -204,7 +262,10 @@ fn node_port_endpoints(ctx: &Context<'_>, backend: &Backend<'_>, location: &str)
     let Some(node_port) = backend.port.node_port else {
         return Err(Problem::new(
             Reason::PortNotFound,
-            format!("{location}: Service {} port {} has no nodePort", backend.key, backend.port.number),
+            format!(
+                "{location}: Service {} port {} has no nodePort",
+                backend.key, backend.port.number
+            ),
         ));
     };
     let addresses: Vec<Endpoint> = ctx
@@ -213,21 +274,37 @@ fn node_port_endpoints(ctx: &Context<'_>, backend: &Backend<'_>, location: &str)
         .values()
         .filter_map(|node| node.status.as_ref()?.addresses.as_ref())
         .flat_map(|addresses| addresses.iter().filter(|a| a.type_ == "InternalIP"))
-        .map(|address| Endpoint { address: host_port(&address.address, node_port), fenced: false })
+        .map(|address| Endpoint {
+            address: host_port(&address.address, node_port),
+            fenced: false,
+        })
         .collect();
     Ok(addresses)
 }
 
 /// Reference §5.3 step 6: slices of the Service, the port entry named like the Service
 /// port, endpoints per the protocol's readiness rule, addresses de-duplicated.
-fn slice_endpoints(ctx: &Context<'_>, key: &ObjectKey, port: &ResolvedPort, readiness: Readiness) -> Vec<Endpoint> {
+fn slice_endpoints(
+    ctx: &Context<'_>,
+    key: &ObjectKey,
+    port: &ResolvedPort,
+    readiness: Readiness,
+) -> Vec<Endpoint> {
     let mut seen = BTreeSet::new();
     let mut endpoints = Vec::new();
     for slice in ctx.snapshot.slices_of(key) {
-        let slice_port = slice.ports.as_deref().unwrap_or_default().iter().find(|candidate| {
-            candidate.name.as_deref() == Some(port.name.as_str())
-        });
-        let Some(number) = slice_port.and_then(|p| p.port).filter(|number| *number != 0) else { continue };
+        let slice_port = slice
+            .ports
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|candidate| candidate.name.as_deref() == Some(port.name.as_str()));
+        let Some(number) = slice_port
+            .and_then(|p| p.port)
+            .filter(|number| *number != 0)
+        else {
+            continue;
+        };
         for endpoint in &slice.endpoints {
             let conditions = endpoint.conditions.as_ref();
             let (usable, fenced) = match readiness {
@@ -242,7 +319,10 @@ fn slice_endpoints(ctx: &Context<'_>, key: &ObjectKey, port: &ResolvedPort, read
             }
             for address in &endpoint.addresses {
                 if seen.insert(address.clone()) {
-                    endpoints.push(Endpoint { address: host_port(address, number), fenced });
+                    endpoints.push(Endpoint {
+                        address: host_port(address, number),
+                        fenced,
+                    });
                 }
             }
         }
@@ -278,10 +358,21 @@ mod tests {
     #[test]
     fn port_zero_or_empty_is_not_defined_even_for_external_name() {
         let external = service("ExternalName", &[]);
-        assert_eq!(find_port(&external, Some(&IntOrString::Int(0))).unwrap_err().0, Reason::PortNotDefined);
-        assert_eq!(find_port(&external, None).unwrap_err().0, Reason::PortNotDefined);
+        assert_eq!(
+            find_port(&external, Some(&IntOrString::Int(0)))
+                .unwrap_err()
+                .0,
+            Reason::PortNotDefined
+        );
+        assert_eq!(
+            find_port(&external, None).unwrap_err().0,
+            Reason::PortNotDefined
+        );
         let empty = IntOrString::String(String::new());
-        assert_eq!(find_port(&external, Some(&empty)).unwrap_err().0, Reason::PortNotDefined);
+        assert_eq!(
+            find_port(&external, Some(&empty)).unwrap_err().0,
+            Reason::PortNotDefined
+        );
     }
 
     #[test]
@@ -292,7 +383,13 @@ mod tests {
         let by_name = find_port(&svc, Some(&IntOrString::String("web".into()))).expect("declared");
         assert_eq!(by_name.number, 80);
         let missing = find_port(&svc, Some(&IntOrString::Int(8080))).unwrap_err();
-        assert_eq!(missing, (Reason::PortNotFound, "port 8080 is not declared".to_string()));
+        assert_eq!(
+            missing,
+            (
+                Reason::PortNotFound,
+                "port 8080 is not declared".to_string()
+            )
+        );
     }
 
     #[test]
@@ -300,8 +397,12 @@ mod tests {
         let svc = service("ExternalName", &[(80, "http")]);
         let other = find_port(&svc, Some(&IntOrString::Int(8443))).expect("numbers are accepted");
         assert!(other.external_name_mismatch);
-        let bare = find_port(&service("ExternalName", &[]), Some(&IntOrString::Int(8000))).expect("accepted");
-        assert!(!bare.external_name_mismatch, "no declared ports: nothing to mismatch");
+        let bare = find_port(&service("ExternalName", &[]), Some(&IntOrString::Int(8000)))
+            .expect("accepted");
+        assert!(
+            !bare.external_name_mismatch,
+            "no declared ports: nothing to mismatch"
+        );
         let named = find_port(&svc, Some(&IntOrString::String("grpc".into())));
         assert_eq!(named.unwrap_err().0, Reason::PortNotFound);
     }

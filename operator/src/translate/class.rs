@@ -10,7 +10,9 @@ pub(crate) const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 
 /// `spec.ingressClassName` when the field is present, else the annotation, else "".
 pub(crate) fn effective<'a>(spec_class: Option<&'a str>, meta: &'a Meta) -> &'a str {
-    spec_class.or_else(|| meta.annotations.get(CLASS_ANNOTATION).map(String::as_str)).unwrap_or_default()
+    spec_class
+        .or_else(|| meta.annotations.get(CLASS_ANNOTATION).map(String::as_str))
+        .unwrap_or_default()
 }
 
 /// True when the object is in a watched namespace and of a class this controller serves.
@@ -21,10 +23,19 @@ pub(crate) fn owns(ctx: &Context<'_>, meta: &Meta, class: &str) -> bool {
 
 /// A route object whose spec does not decode. Its class cannot be read, so it is reported
 /// whenever its namespace is watched: silence would hide the mistake.
-pub(crate) fn track_invalid(ctx: &mut Context<'_>, object: &ObjectRef, generation: Option<i64>, error: &str) {
+pub(crate) fn track_invalid(
+    ctx: &mut Context<'_>,
+    object: &ObjectRef,
+    generation: Option<i64>,
+    error: &str,
+) {
     if !ctx.options.watches_namespace(&object.namespace) {
         return;
     }
     ctx.book.track(object, generation, object.kind.has_routes());
-    ctx.book.object_problem(object, Reason::InvalidSpec, format!("spec does not decode: {error}"));
+    ctx.book.object_problem(
+        object,
+        Reason::InvalidSpec,
+        format!("spec does not decode: {error}"),
+    );
 }

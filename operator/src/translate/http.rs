@@ -17,7 +17,9 @@ pub(crate) fn translate_ingress_routes(ctx: &mut Context<'_>) {
     for (key, entry) in &snapshot.ingress_routes {
         let object = ObjectRef::new(ObjectKind::IngressRoute, key);
         match entry {
-            Entry::Invalid { generation, error, .. } => class::track_invalid(ctx, &object, *generation, error),
+            Entry::Invalid {
+                generation, error, ..
+            } => class::track_invalid(ctx, &object, *generation, error),
             Entry::Valid(route) => {
                 let class = class::effective(route.spec.ingress_class_name.as_deref(), &route.meta);
                 if !class::owns(ctx, &route.meta, class) {
@@ -30,15 +32,24 @@ pub(crate) fn translate_ingress_routes(ctx: &mut Context<'_>) {
     }
 }
 
-fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, ingress_route: &Object<IngressRouteSpec>) {
+fn translate_one(
+    ctx: &mut Context<'_>,
+    object: &ObjectRef,
+    ingress_route: &Object<IngressRouteSpec>,
+) {
     let namespace = &ingress_route.meta.namespace;
     let spec = &ingress_route.spec;
     let route_tls = match &spec.tls {
         Some(tls_spec) => {
-            if let Some(secret) = tls_spec.secret_name.as_deref().filter(|name| !name.is_empty())
-                && let Err(problem) = tls::load_route_certificate(ctx, namespace, secret, "tls.secretName")
+            if let Some(secret) = tls_spec
+                .secret_name
+                .as_deref()
+                .filter(|name| !name.is_empty())
+                && let Err(problem) =
+                    tls::load_route_certificate(ctx, namespace, secret, "tls.secretName")
             {
-                ctx.book.object_problem(object, problem.reason, problem.message);
+                ctx.book
+                    .object_problem(object, problem.reason, problem.message);
             }
             Some(tls_spec)
         }
@@ -54,21 +65,46 @@ fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, ingress_route: &Obje
                     ctx.book.degraded(object, warning.reason, warning.message);
                 }
                 if let Some(tls_spec) = route_tls {
-                    let options = tls::route_options(ctx, namespace, tls_spec.options.as_ref(), &format!("{location}: tls.options"));
+                    let options = tls::route_options(
+                        ctx,
+                        namespace,
+                        tls_spec.options.as_ref(),
+                        &format!("{location}: tls.options"),
+                    );
                     let option_id = match options {
                         Ok(tls::RouteOption::Found(id)) => id,
                         Ok(tls::RouteOption::Missing(id, problem)) => {
                             // Kept so the proxy refuses handshakes for these hosts rather
                             // than serving them with weaker options.
-                            ctx.book.route_failed(object, index, &router_name, problem.reason, problem.message);
+                            ctx.book.route_failed(
+                                object,
+                                index,
+                                &router_name,
+                                problem.reason,
+                                problem.message,
+                            );
                             id
                         }
                         Err(problem) => {
-                            ctx.book.route_failed(object, index, &router_name, problem.reason, problem.message);
+                            ctx.book.route_failed(
+                                object,
+                                index,
+                                &router_name,
+                                problem.reason,
+                                problem.message,
+                            );
                             continue;
                         }
                     };
-                    tls::claim_hosts(ctx, object, index, &router_name, &router.rule, &option_id, &spec.entry_points);
+                    tls::claim_hosts(
+                        ctx,
+                        object,
+                        index,
+                        &router_name,
+                        &router.rule,
+                        &option_id,
+                        &spec.entry_points,
+                    );
                     router.tls = Some(RouterTls {
                         options: option_id,
                         cert_resolver: tls_spec.cert_resolver.clone().unwrap_or_default(),
@@ -78,11 +114,18 @@ fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, ingress_route: &Obje
                 ctx.config.http.routers.insert(router_name.clone(), router);
                 ctx.router_owners.insert(
                     router_name.clone(),
-                    RouterOwner { object: object.clone(), route_index: Some(index), protocol: Protocol::Http },
+                    RouterOwner {
+                        object: object.clone(),
+                        route_index: Some(index),
+                        protocol: Protocol::Http,
+                    },
                 );
                 ctx.book.route_built(object, index, &router_name);
             }
-            Err(problem) => ctx.book.route_failed(object, index, &router_name, problem.reason, problem.message),
+            Err(problem) => {
+                ctx.book
+                    .route_failed(object, index, &router_name, problem.reason, problem.message)
+            }
         }
     }
 }
@@ -96,18 +139,33 @@ fn build_router(
     router_name: &str,
 ) -> Result<(Router, Staged), Problem> {
     let namespace = &ingress_route.meta.namespace;
-    if let Some(kind) = route.kind.as_deref().filter(|kind| !kind.is_empty() && *kind != "Rule") {
-        return Err(Problem::new(Reason::InvalidKind, format!("{location}: kind {kind:?} is not Rule")));
+    if let Some(kind) = route
+        .kind
+        .as_deref()
+        .filter(|kind| !kind.is_empty() && *kind != "Rule")
+    {
+        return Err(Problem::new(
+            Reason::InvalidKind,
+            format!("{location}: kind {kind:?} is not Rule"),
+        ));
     }
     if route.match_.trim().is_empty() {
-        return Err(Problem::new(Reason::InvalidRule, format!("{location}: match is empty")));
+        return Err(Problem::new(
+            Reason::InvalidRule,
+            format!("{location}: match is empty"),
+        ));
     }
     let middlewares = route
         .middlewares
         .iter()
         .enumerate()
         .map(|(i, reference)| {
-            middleware::route_middleware(ctx, namespace, reference, &format!("{location}.middlewares[{i}]"))
+            middleware::route_middleware(
+                ctx,
+                namespace,
+                reference,
+                &format!("{location}.middlewares[{i}]"),
+            )
         })
         .collect::<Result<Vec<_>, _>>()?;
 
@@ -130,12 +188,30 @@ fn build_router(
         several => {
             let mut children = Vec::with_capacity(several.len());
             for (i, child) in several.iter().enumerate() {
-                let name =
-                    load_balancer::service_name(ctx, &mut staged, namespace, child, None, &format!("{location}.services[{i}]"))?;
-                children.push(WeightedService { name, weight: Some(u32::try_from(child.weight).unwrap_or(0)) });
+                let name = load_balancer::service_name(
+                    ctx,
+                    &mut staged,
+                    namespace,
+                    child,
+                    None,
+                    &format!("{location}.services[{i}]"),
+                )?;
+                children.push(WeightedService {
+                    name,
+                    weight: Some(u32::try_from(child.weight).unwrap_or(0)),
+                });
             }
-            let weighted = Weighted { services: children, ..Weighted::default() };
-            staged.services.push((router_name.to_string(), Service { weighted: Some(weighted), ..Service::default() }));
+            let weighted = Weighted {
+                services: children,
+                ..Weighted::default()
+            };
+            staged.services.push((
+                router_name.to_string(),
+                Service {
+                    weighted: Some(weighted),
+                    ..Service::default()
+                },
+            ));
             router_name.to_string()
         }
     };

@@ -17,7 +17,10 @@ use crate::snapshot::{Meta, ObjectKey, ObjectKind, ObjectRef};
 /// Annotation prefix of Traefik's Ingress settings, honoured as is.
 const ANNOTATION_PREFIX: &str = "traefik.ingress.kubernetes.io/";
 /// IngressClass controllers this controller answers for.
-const CONTROLLERS: [&str; 2] = ["traefik.io/ingress-controller", "mesh.io/ingress-controller"];
+const CONTROLLERS: [&str; 2] = [
+    "traefik.io/ingress-controller",
+    "mesh.io/ingress-controller",
+];
 /// The single router built from a rule-less Ingress's default backend.
 const DEFAULT_ROUTER: &str = "default-router";
 const DEFAULT_BACKEND: &str = "default-backend";
@@ -49,20 +52,32 @@ fn meta_of(key: &ObjectKey, ingress: &Ingress) -> Meta {
 /// §8.3: `ingressClassName` must name an IngressClass of a controller Mesh answers for
 /// (and, when a class is configured, that very class); otherwise the annotation rule.
 fn owns(ctx: &Context<'_>, ingress: &Ingress, meta: &Meta) -> bool {
-    match ingress.spec.as_ref().and_then(|spec| spec.ingress_class_name.as_deref()) {
+    match ingress
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ingress_class_name.as_deref())
+    {
         Some(class_name) => {
             let configured = &ctx.options.ingress_class;
             (configured.is_empty() || configured == class_name)
-                && ctx.snapshot.ingress_classes.get(class_name).is_some_and(|class| {
-                    class.spec.as_ref().is_some_and(|spec| CONTROLLERS.contains(&spec.controller.as_deref().unwrap_or_default()))
-                })
+                && ctx
+                    .snapshot
+                    .ingress_classes
+                    .get(class_name)
+                    .is_some_and(|class| {
+                        class.spec.as_ref().is_some_and(|spec| {
+                            CONTROLLERS.contains(&spec.controller.as_deref().unwrap_or_default())
+                        })
+                    })
         }
         None => ctx.options.serves_class(class::effective(None, meta)),
     }
 }
 
 fn annotation<'m>(meta: &'m Meta, key: &str) -> Option<&'m str> {
-    meta.annotations.get(&format!("{ANNOTATION_PREFIX}{key}")).map(String::as_str)
+    meta.annotations
+        .get(&format!("{ANNOTATION_PREFIX}{key}"))
+        .map(String::as_str)
 }
 
 /// One path to route.
@@ -73,33 +88,56 @@ struct PathRoute {
     backend: IngressBackend,
 }
 
-fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, meta: &Meta, ingress: &Ingress, default_taken: &mut bool) {
+fn translate_one(
+    ctx: &mut Context<'_>,
+    object: &ObjectRef,
+    meta: &Meta,
+    ingress: &Ingress,
+    default_taken: &mut bool,
+) {
     let Some(spec) = &ingress.spec else { return };
     let router_template = match router_template(ctx, meta) {
         Ok(template) => template,
         Err(problem) => {
-            ctx.book.object_problem(object, problem.reason, problem.message);
+            ctx.book
+                .object_problem(object, problem.reason, problem.message);
             return;
         }
     };
     for (i, entry) in spec.tls.iter().flatten().enumerate() {
         if let Some(secret) = entry.secret_name.as_deref().filter(|name| !name.is_empty())
-            && let Err(problem) =
-                tls::load_route_certificate(ctx, &meta.namespace, secret, &format!("tls[{i}].secretName"))
+            && let Err(problem) = tls::load_route_certificate(
+                ctx,
+                &meta.namespace,
+                secret,
+                &format!("tls[{i}].secretName"),
+            )
         {
-            ctx.book.object_problem(object, problem.reason, problem.message);
+            ctx.book
+                .object_problem(object, problem.reason, problem.message);
         }
     }
 
     let rules = spec.rules.as_deref().unwrap_or_default();
     if rules.is_empty() {
         let Some(default_backend) = &spec.default_backend else {
-            ctx.book.object_problem(object, Reason::InvalidSpec, "the Ingress has neither rules nor a defaultBackend");
+            ctx.book.object_problem(
+                object,
+                Reason::InvalidSpec,
+                "the Ingress has neither rules nor a defaultBackend",
+            );
             return;
         };
         if *default_taken {
-            let message = "defaultBackend: another rule-less Ingress already provides the default backend";
-            ctx.book.route_failed(object, 0, DEFAULT_ROUTER, Reason::Conflicted, message.to_string());
+            let message =
+                "defaultBackend: another rule-less Ingress already provides the default backend";
+            ctx.book.route_failed(
+                object,
+                0,
+                DEFAULT_ROUTER,
+                Reason::Conflicted,
+                message.to_string(),
+            );
             return;
         }
         *default_taken = true;
@@ -118,7 +156,12 @@ fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, meta: &Meta, ingress
     let mut routes = Vec::new();
     for (r, rule) in rules.iter().enumerate() {
         let host = rule.host.clone().unwrap_or_default();
-        for (p, path) in rule.http.iter().flat_map(|http| http.paths.iter()).enumerate() {
+        for (p, path) in rule
+            .http
+            .iter()
+            .flat_map(|http| http.paths.iter())
+            .enumerate()
+        {
             let location = format!("rules[{r}].http.paths[{p}]");
             let path_text = path.path.clone().unwrap_or_default();
             let matcher = match path.path_type.as_str() {
@@ -135,8 +178,21 @@ fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, meta: &Meta, ingress
                 parts.push(format!("{matcher}(\"{path_text}\")"));
             }
             let rule_text = parts.join(" && ");
-            let key = normalize(&format!("{}-{}-{host}{path_text}", meta.namespace, meta.name)).trim_start_matches('-').to_string();
-            routes.push((PathRoute { location, rule: rule_text, key, backend: path.backend.clone() }, matcher));
+            let key = normalize(&format!(
+                "{}-{}-{host}{path_text}",
+                meta.namespace, meta.name
+            ))
+            .trim_start_matches('-')
+            .to_string();
+            routes.push((
+                PathRoute {
+                    location,
+                    rule: rule_text,
+                    key,
+                    backend: path.backend.clone(),
+                },
+                matcher,
+            ));
         }
     }
     // §6.11 I-KEY-CONFLICT: colliding keys all get a rule hash suffix.
@@ -147,20 +203,40 @@ fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, meta: &Meta, ingress
     for (index, (mut route, matcher)) in routes.into_iter().enumerate() {
         if counts.get(&route.key).copied().unwrap_or_default() > 1 {
             let hash = digest(&SHA256, route.rule.as_bytes());
-            let hex: String = hash.as_ref()[..10].iter().map(|byte| format!("{byte:02x}")).collect();
+            let hex: String = hash.as_ref()[..10]
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
             route.key = format!("{}-{hex}", route.key);
         }
-        if let Some(matcher) = matcher.filter(|m| !["Path", "PathPrefix", "PathRegexp"].contains(m)) {
-            let message = format!("{}: router.pathmatcher {matcher:?} is not one of Path, PathPrefix, PathRegexp", route.location);
-            ctx.book.route_failed(object, index, &route.key, Reason::UnsupportedValue, message);
+        if let Some(matcher) = matcher.filter(|m| !["Path", "PathPrefix", "PathRegexp"].contains(m))
+        {
+            let message = format!(
+                "{}: router.pathmatcher {matcher:?} is not one of Path, PathPrefix, PathRegexp",
+                route.location
+            );
+            ctx.book
+                .route_failed(object, index, &route.key, Reason::UnsupportedValue, message);
             continue;
         }
         if route.rule.is_empty() {
-            let message = format!("{}: neither host nor path: nothing to match", route.location);
-            ctx.book.route_failed(object, index, &route.key, Reason::InvalidRule, message);
+            let message = format!(
+                "{}: neither host nor path: nothing to match",
+                route.location
+            );
+            ctx.book
+                .route_failed(object, index, &route.key, Reason::InvalidRule, message);
             continue;
         }
-        build_path(ctx, object, meta, index, route, router_template.clone(), None);
+        build_path(
+            ctx,
+            object,
+            meta,
+            index,
+            route,
+            router_template.clone(),
+            None,
+        );
     }
 }
 
@@ -172,17 +248,28 @@ fn router_template(ctx: &Context<'_>, meta: &Meta) -> Result<Router, Problem> {
     }
     if let Some(priority) = annotation(meta, "router.priority") {
         router.priority = priority.trim().parse().map_err(|_| {
-            Problem::new(Reason::UnsupportedValue, format!("annotation {ANNOTATION_PREFIX}router.priority: {priority:?} is not an integer"))
+            Problem::new(
+                Reason::UnsupportedValue,
+                format!(
+                    "annotation {ANNOTATION_PREFIX}router.priority: {priority:?} is not an integer"
+                ),
+            )
         })?;
     }
     if let Some(middlewares) = annotation(meta, "router.middlewares") {
         for name in csv(middlewares) {
             // Ingresses name Mesh Middlewares as <ns>-<name>@kubernetescrd (Traefik's form).
-            let id = name.strip_suffix("@kubernetescrd").or_else(|| name.strip_suffix("@mesh")).unwrap_or(&name).to_string();
+            let id = name
+                .strip_suffix("@kubernetescrd")
+                .or_else(|| name.strip_suffix("@mesh"))
+                .unwrap_or(&name)
+                .to_string();
             if !ctx.config.http.middlewares.contains_key(&id) {
                 return Err(Problem::new(
                     Reason::MiddlewareNotFound,
-                    format!("annotation {ANNOTATION_PREFIX}router.middlewares: Middleware {name} not found (write <namespace>-<name>@kubernetescrd)"),
+                    format!(
+                        "annotation {ANNOTATION_PREFIX}router.middlewares: Middleware {name} not found (write <namespace>-<name>@kubernetescrd)"
+                    ),
                 ));
             }
             router.middlewares.push(id);
@@ -191,23 +278,35 @@ fn router_template(ctx: &Context<'_>, meta: &Meta) -> Result<Router, Problem> {
     if annotation(meta, "router.tls") == Some("true") {
         let mut router_tls = RouterTls::default();
         if let Some(options) = annotation(meta, "router.tls.options") {
-            let id = options.strip_suffix("@kubernetescrd").unwrap_or(options).to_string();
+            let id = options
+                .strip_suffix("@kubernetescrd")
+                .unwrap_or(options)
+                .to_string();
             if !ctx.config.tls.options.contains_key(&id) {
                 return Err(Problem::new(
                     Reason::TLSOptionNotFound,
-                    format!("annotation {ANNOTATION_PREFIX}router.tls.options: TLSOption {options} not found"),
+                    format!(
+                        "annotation {ANNOTATION_PREFIX}router.tls.options: TLSOption {options} not found"
+                    ),
                 ));
             }
             router_tls.options = id;
         }
-        router_tls.cert_resolver = annotation(meta, "router.tls.certresolver").unwrap_or_default().to_string();
+        router_tls.cert_resolver = annotation(meta, "router.tls.certresolver")
+            .unwrap_or_default()
+            .to_string();
         router.tls = Some(router_tls);
     }
     Ok(router)
 }
 
 fn csv(value: &str) -> Vec<String> {
-    value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn build_path(
@@ -222,23 +321,38 @@ fn build_path(
     match servers(ctx, meta, &route) {
         Ok((key, lb)) => {
             let service_name = service_name.map_or(key, str::to_string);
-            ctx.config.http.services.entry(service_name.clone()).or_insert_with(|| Service::load_balancer(lb));
+            ctx.config
+                .http
+                .services
+                .entry(service_name.clone())
+                .or_insert_with(|| Service::load_balancer(lb));
             router.rule = route.rule;
             router.service = service_name;
             ctx.config.http.routers.insert(route.key.clone(), router);
             ctx.router_owners.insert(
                 route.key.clone(),
-                RouterOwner { object: object.clone(), route_index: Some(index), protocol: Protocol::Http },
+                RouterOwner {
+                    object: object.clone(),
+                    route_index: Some(index),
+                    protocol: Protocol::Http,
+                },
             );
             ctx.book.route_built(object, index, &route.key);
         }
-        Err(problem) => ctx.book.route_failed(object, index, &route.key, problem.reason, problem.message),
+        Err(problem) => {
+            ctx.book
+                .route_failed(object, index, &route.key, problem.reason, problem.message)
+        }
     }
 }
 
 /// The servers of a path's backend (§8.4): same-namespace Service, port by number or name
 /// (no ExternalName leniency), scheme inference overridable by `service.serversscheme`.
-fn servers(ctx: &Context<'_>, meta: &Meta, route: &PathRoute) -> Result<(String, ServersLoadBalancer), Problem> {
+fn servers(
+    ctx: &Context<'_>,
+    meta: &Meta,
+    route: &PathRoute,
+) -> Result<(String, ServersLoadBalancer), Problem> {
     let location = &route.location;
     let Some(backend_service) = &route.backend.service else {
         return Err(Problem::new(
@@ -246,43 +360,80 @@ fn servers(ctx: &Context<'_>, meta: &Meta, route: &PathRoute) -> Result<(String,
             format!("{location}: only Service backends are supported (resource backends are not)"),
         ));
     };
-    let port = backend_service.port.as_ref().and_then(|port| match (&port.name, port.number) {
-        (Some(name), _) if !name.is_empty() => Some(IntOrString::String(name.clone())),
-        (_, Some(number)) if number != 0 => Some(IntOrString::Int(number)),
-        _ => None,
-    });
-    let (key, service) = backend::lookup_service(ctx, &meta.namespace, &backend_service.name, None, location)?;
+    let port = backend_service
+        .port
+        .as_ref()
+        .and_then(|port| match (&port.name, port.number) {
+            (Some(name), _) if !name.is_empty() => Some(IntOrString::String(name.clone())),
+            (_, Some(number)) if number != 0 => Some(IntOrString::Int(number)),
+            _ => None,
+        });
+    let (key, service) =
+        backend::lookup_service(ctx, &meta.namespace, &backend_service.name, None, location)?;
     if backend::is_external_name(service) && !ctx.options.allow_external_name_services {
         return Err(Problem::new(
             Reason::ExternalNameNotAllowed,
-            format!("{location}: Service {key} is of type ExternalName, which is not allowed (--allow-external-name-services)"),
+            format!(
+                "{location}: Service {key} is of type ExternalName, which is not allowed (--allow-external-name-services)"
+            ),
         ));
     }
-    let mut resolved = backend::find_port(service, port.as_ref())
-        .map_err(|(reason, message)| Problem::new(reason, format!("{location}: Service {key}: {message}")))?;
+    let mut resolved =
+        backend::find_port(service, port.as_ref()).map_err(|(reason, message)| {
+            Problem::new(reason, format!("{location}: Service {key}: {message}"))
+        })?;
     if resolved.external_name_mismatch {
-        return Err(Problem::new(Reason::PortNotFound, format!("{location}: Service {key}: port {} is not declared", resolved.number)));
+        return Err(Problem::new(
+            Reason::PortNotFound,
+            format!(
+                "{location}: Service {key}: port {} is not declared",
+                resolved.number
+            ),
+        ));
     }
     let service_annotations = service.metadata.annotations.clone().unwrap_or_default();
-    let service_annotation = |name: &str| service_annotations.get(&format!("{ANNOTATION_PREFIX}{name}")).cloned();
+    let service_annotation = |name: &str| {
+        service_annotations
+            .get(&format!("{ANNOTATION_PREFIX}{name}"))
+            .cloned()
+    };
     let scheme = match service_annotation("service.serversscheme") {
         Some(scheme) => scheme,
-        None => backend::infer_scheme(None, &resolved).map_err(|m| Problem::new(Reason::UnsupportedValue, m))?.to_string(),
+        None => backend::infer_scheme(None, &resolved)
+            .map_err(|m| Problem::new(Reason::UnsupportedValue, m))?
+            .to_string(),
     };
     let flag = |name: &str| service_annotation(name).map(|value| value == "true");
     let endpoints = {
         resolved.external_name_mismatch = false;
-        let backend = Backend { key: key.clone(), service, port: resolved };
-        backend::endpoints(ctx, &backend, flag("service.nativelb"), flag("service.nodeportlb").unwrap_or(false), Readiness::Http, location)?
+        let backend = Backend {
+            key: key.clone(),
+            service,
+            port: resolved,
+        };
+        backend::endpoints(
+            ctx,
+            &backend,
+            flag("service.nativelb"),
+            flag("service.nodeportlb").unwrap_or(false),
+            Readiness::Http,
+            location,
+        )?
     };
     if endpoints.is_empty() && !ctx.options.allow_empty_services {
-        return Err(Problem::new(Reason::NoEndpoints, format!("{location}: Service {key} has no ready endpoints")));
+        return Err(Problem::new(
+            Reason::NoEndpoints,
+            format!("{location}: Service {key} has no ready endpoints"),
+        ));
     }
     let port_text = port.as_ref().map(backend::port_text).unwrap_or_default();
     let lb = ServersLoadBalancer {
         servers: endpoints
             .into_iter()
-            .map(|endpoint| Server { fenced: endpoint.fenced, ..Server::new(format!("{scheme}://{}", endpoint.address)) })
+            .map(|endpoint| Server {
+                fenced: endpoint.fenced,
+                ..Server::new(format!("{scheme}://{}", endpoint.address))
+            })
             .collect(),
         strategy: Some(Strategy::Wrr),
         pass_host_header: Some(flag("service.passhostheader").unwrap_or(true)),
@@ -291,5 +442,11 @@ fn servers(ctx: &Context<'_>, meta: &Meta, route: &PathRoute) -> Result<(String,
         }),
         ..ServersLoadBalancer::default()
     };
-    Ok((normalize(&format!("{}-{}-{port_text}", meta.namespace, backend_service.name)), lb))
+    Ok((
+        normalize(&format!(
+            "{}-{}-{port_text}",
+            meta.namespace, backend_service.name
+        )),
+        lb,
+    ))
 }

@@ -10,8 +10,8 @@ use mesh_crds::LoadBalancerSpec;
 use mesh_crds::status::Reason;
 use mesh_proxy::config::Service;
 use mesh_proxy::config::service::{
-    PassiveHealthCheck, ResponseForwarding, Server, ServerHealthCheck, ServersLoadBalancer, Sticky, StickyCookie,
-    Strategy,
+    PassiveHealthCheck, ResponseForwarding, Server, ServerHealthCheck, ServersLoadBalancer, Sticky,
+    StickyCookie, Strategy,
 };
 use mesh_proxy::config::transport::Duration;
 
@@ -69,16 +69,33 @@ pub(crate) fn service_name(
     if spec.name.contains('@') {
         return Err(Problem::new(
             Reason::RefInvalid,
-            format!("{location}: Service {}: a Kubernetes Service cannot come from another provider", spec.name),
+            format!(
+                "{location}: Service {}: a Kubernetes Service cannot come from another provider",
+                spec.name
+            ),
         ));
     }
     let lb = servers_load_balancer(ctx, staged, parent_namespace, spec, location)?;
-    let namespace = spec.namespace.as_deref().filter(|ns| !ns.is_empty()).unwrap_or(parent_namespace);
+    let namespace = spec
+        .namespace
+        .as_deref()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(parent_namespace);
     let name = match own_name {
         Some(name) => name.to_string(),
-        None => service_port_id(namespace, &spec.name, &spec.port.as_ref().map(backend::port_text).unwrap_or_default()),
+        None => service_port_id(
+            namespace,
+            &spec.name,
+            &spec
+                .port
+                .as_ref()
+                .map(backend::port_text)
+                .unwrap_or_default(),
+        ),
     };
-    staged.services.push((name.clone(), Service::load_balancer(lb)));
+    staged
+        .services
+        .push((name.clone(), Service::load_balancer(lb)));
     Ok(name)
 }
 
@@ -90,17 +107,33 @@ fn traefik_service_name(
     spec: &LoadBalancerSpec,
     location: &str,
 ) -> Result<String, Problem> {
-    let resolved =
-        refs::resolve(ctx.options, parent_namespace, &spec.name, spec.namespace.as_deref(), "TraefikService", location)?;
+    let resolved = refs::resolve(
+        ctx.options,
+        parent_namespace,
+        &spec.name,
+        spec.namespace.as_deref(),
+        "TraefikService",
+        location,
+    )?;
     let exists = match &resolved.key {
-        Some(key) => ctx.snapshot.traefik_services.get(key).is_some_and(|entry| entry.valid().is_some()),
+        Some(key) => ctx
+            .snapshot
+            .traefik_services
+            .get(key)
+            .is_some_and(|entry| entry.valid().is_some()),
         None => ctx.snapshot.traefik_services.iter().any(|(key, entry)| {
             entry.valid().is_some() && object_id(&key.namespace, &key.name) == resolved.id
         }),
     };
-    let shown = resolved.key.as_ref().map_or_else(|| spec.name.clone(), ToString::to_string);
+    let shown = resolved
+        .key
+        .as_ref()
+        .map_or_else(|| spec.name.clone(), ToString::to_string);
     if !exists {
-        return Err(Problem::new(Reason::BackendNotFound, format!("{location}: TraefikService {shown} not found")));
+        return Err(Problem::new(
+            Reason::BackendNotFound,
+            format!("{location}: TraefikService {shown} not found"),
+        ));
     }
     if ctx.translated_traefik_services && !ctx.config.http.services.contains_key(&resolved.id) {
         return Err(Problem::new(
@@ -119,58 +152,89 @@ fn servers_load_balancer(
     spec: &LoadBalancerSpec,
     location: &str,
 ) -> Result<ServersLoadBalancer, Problem> {
-    let (key, service) =
-        backend::lookup_service(ctx, parent_namespace, &spec.name, spec.namespace.as_deref(), location)?;
-    let port = backend::find_port(service, spec.port.as_ref())
-        .map_err(|(reason, message)| Problem::new(reason, format!("{location}: Service {key}: {message}")))?;
+    let (key, service) = backend::lookup_service(
+        ctx,
+        parent_namespace,
+        &spec.name,
+        spec.namespace.as_deref(),
+        location,
+    )?;
+    let port = backend::find_port(service, spec.port.as_ref()).map_err(|(reason, message)| {
+        Problem::new(reason, format!("{location}: Service {key}: {message}"))
+    })?;
     if spec.health_check.is_some() && !backend::is_external_name(service) {
         return Err(Problem::new(
             Reason::UnsupportedValue,
-            format!("{location}: healthCheck is only allowed for ExternalName services, and Service {key} is not one"),
+            format!(
+                "{location}: healthCheck is only allowed for ExternalName services, and Service {key} is not one"
+            ),
         ));
     }
-    let scheme = backend::infer_scheme(spec.scheme.as_deref(), &port)
-        .map_err(|message| Problem::new(Reason::UnsupportedValue, format!("{location}: {message}")))?;
+    let scheme = backend::infer_scheme(spec.scheme.as_deref(), &port).map_err(|message| {
+        Problem::new(Reason::UnsupportedValue, format!("{location}: {message}"))
+    })?;
     let mut lb = ServersLoadBalancer {
         strategy: Some(strategy(spec.strategy.as_deref(), location)?),
         pass_host_header: Some(spec.pass_host_header),
         ..ServersLoadBalancer::default()
     };
-    let flush = spec.response_forwarding.as_ref().map_or("100ms", |forwarding| forwarding.flush_interval.as_str());
+    let flush = spec
+        .response_forwarding
+        .as_ref()
+        .map_or("100ms", |forwarding| forwarding.flush_interval.as_str());
     let flush = Duration::parse(flush).map_err(|error| {
-        Problem::new(Reason::UnsupportedValue, format!("{location}: responseForwarding.flushInterval: {error}"))
+        Problem::new(
+            Reason::UnsupportedValue,
+            format!("{location}: responseForwarding.flushInterval: {error}"),
+        )
     })?;
-    lb.response_forwarding = Some(ResponseForwarding { flush_interval: Some(flush) });
-    lb.sticky = spec.sticky.as_ref().and_then(|sticky| sticky.cookie.as_ref()).map(|cookie| Sticky {
-        cookie: Some(StickyCookie {
-            name: cookie.name.clone().unwrap_or_default(),
-            secure: cookie.secure,
-            http_only: cookie.http_only,
-            same_site: cookie.same_site.clone().unwrap_or_default(),
-            max_age: cookie.max_age.unwrap_or_default(),
-            path: Some(cookie.path.clone().unwrap_or_else(|| "/".to_string())),
-            domain: cookie.domain.clone().unwrap_or_default(),
-        }),
+    lb.response_forwarding = Some(ResponseForwarding {
+        flush_interval: Some(flush),
     });
+    lb.sticky = spec
+        .sticky
+        .as_ref()
+        .and_then(|sticky| sticky.cookie.as_ref())
+        .map(|cookie| Sticky {
+            cookie: Some(StickyCookie {
+                name: cookie.name.clone().unwrap_or_default(),
+                secure: cookie.secure,
+                http_only: cookie.http_only,
+                same_site: cookie.same_site.clone().unwrap_or_default(),
+                max_age: cookie.max_age.unwrap_or_default(),
+                path: Some(cookie.path.clone().unwrap_or_else(|| "/".to_string())),
+                domain: cookie.domain.clone().unwrap_or_default(),
+            }),
+        });
     if let Some(check) = &spec.health_check {
         lb.health_check = Some(health_check(check, location)?);
     }
     if let Some(passive) = &spec.passive_health_check {
         let window = duration(&passive.failure_window).map_err(|error| {
-            Problem::new(Reason::UnsupportedValue, format!("{location}: passiveHealthCheck.failureWindow: {error}"))
+            Problem::new(
+                Reason::UnsupportedValue,
+                format!("{location}: passiveHealthCheck.failureWindow: {error}"),
+            )
         })?;
         lb.passive_health_check = Some(PassiveHealthCheck {
             failure_window: Some(window),
             max_failed_attempts: Some(u32::try_from(passive.max_failed_attempts).unwrap_or(1)),
         });
     }
-    if let Some(transport) = spec.servers_transport.as_deref().filter(|name| !name.is_empty()) {
-        lb.servers_transport = servers_transport(ctx, parent_namespace, &key.namespace, transport, location)?;
+    if let Some(transport) = spec
+        .servers_transport
+        .as_deref()
+        .filter(|name| !name.is_empty())
+    {
+        lb.servers_transport =
+            servers_transport(ctx, parent_namespace, &key.namespace, transport, location)?;
     }
     if !spec.middlewares.is_empty() {
         return Err(Problem::new(
             Reason::UnsupportedValue,
-            format!("{location}: service-level middlewares are not supported by Mesh's proxy yet; put them on the route"),
+            format!(
+                "{location}: service-level middlewares are not supported by Mesh's proxy yet; put them on the route"
+            ),
         ));
     }
 
@@ -183,18 +247,35 @@ fn servers_load_balancer(
             ),
         ));
     }
-    let backend = Backend { key: key.clone(), service, port };
-    let endpoints = backend::endpoints(ctx, &backend, spec.native_lb, spec.node_port_lb, Readiness::Http, location)?;
+    let backend = Backend {
+        key: key.clone(),
+        service,
+        port,
+    };
+    let endpoints = backend::endpoints(
+        ctx,
+        &backend,
+        spec.native_lb,
+        spec.node_port_lb,
+        Readiness::Http,
+        location,
+    )?;
     if endpoints.is_empty() {
         let message = format!("{location}: Service {key} has no ready endpoints");
         if !ctx.options.allow_empty_services {
             return Err(Problem::new(Reason::NoEndpoints, message));
         }
-        staged.warnings.push(Problem::new(Reason::NoEndpoints, format!("{message}; requests get 503")));
+        staged.warnings.push(Problem::new(
+            Reason::NoEndpoints,
+            format!("{message}; requests get 503"),
+        ));
     }
     lb.servers = endpoints
         .into_iter()
-        .map(|endpoint| Server { fenced: endpoint.fenced, ..Server::new(format!("{scheme}://{}", endpoint.address)) })
+        .map(|endpoint| Server {
+            fenced: endpoint.fenced,
+            ..Server::new(format!("{scheme}://{}", endpoint.address))
+        })
         .collect();
     Ok(lb)
 }
@@ -205,19 +286,30 @@ fn strategy(strategy: Option<&str>, location: &str) -> Result<Strategy, Problem>
         "p2c" => Ok(Strategy::P2c),
         other @ ("hrw" | "leasttime") => Err(Problem::new(
             Reason::UnsupportedValue,
-            format!("{location}: load-balancing strategy {other:?} is not supported by Mesh (use wrr or p2c)"),
+            format!(
+                "{location}: load-balancing strategy {other:?} is not supported by Mesh (use wrr or p2c)"
+            ),
         )),
         other => Err(Problem::new(
             Reason::UnsupportedValue,
-            format!("{location}: load-balancing strategy {other:?} is not one of wrr, p2c, hrw, leasttime"),
+            format!(
+                "{location}: load-balancing strategy {other:?} is not one of wrr, p2c, hrw, leasttime"
+            ),
         )),
     }
 }
 
-fn health_check(check: &mesh_crds::common::HealthCheck, location: &str) -> Result<ServerHealthCheck, Problem> {
+fn health_check(
+    check: &mesh_crds::common::HealthCheck,
+    location: &str,
+) -> Result<ServerHealthCheck, Problem> {
     let parse = |field: &str, value: &IntOrString| {
-        duration(value)
-            .map_err(|error| Problem::new(Reason::UnsupportedValue, format!("{location}: healthCheck.{field}: {error}")))
+        duration(value).map_err(|error| {
+            Problem::new(
+                Reason::UnsupportedValue,
+                format!("{location}: healthCheck.{field}: {error}"),
+            )
+        })
     };
     let interval = parse("interval", &check.interval)?;
     let unhealthy = match &check.unhealthy_interval {
@@ -250,17 +342,33 @@ pub(crate) fn servers_transport(
     location: &str,
 ) -> Result<String, Problem> {
     let resolved = if name.contains('@') {
-        refs::resolve(ctx.options, parent_namespace, name, None, "ServersTransport", location)?
+        refs::resolve(
+            ctx.options,
+            parent_namespace,
+            name,
+            None,
+            "ServersTransport",
+            location,
+        )?
     } else {
         refs::Resolved {
             id: object_id(transport_namespace, name),
             key: Some(crate::snapshot::ObjectKey::new(transport_namespace, name)),
         }
     };
-    if ctx.config.http.servers_transports.contains_key(&resolved.id) {
+    if ctx
+        .config
+        .http
+        .servers_transports
+        .contains_key(&resolved.id)
+    {
         return Ok(resolved.id);
     }
-    let shown = resolved.key.map_or_else(|| name.to_string(), |key| key.to_string());
-    Err(Problem::new(Reason::ServersTransportNotFound, format!("{location}: ServersTransport {shown} not found")))
+    let shown = resolved
+        .key
+        .map_or_else(|| name.to_string(), |key| key.to_string());
+    Err(Problem::new(
+        Reason::ServersTransportNotFound,
+        format!("{location}: ServersTransport {shown} not found"),
+    ))
 }
-

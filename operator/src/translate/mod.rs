@@ -107,7 +107,13 @@ impl<'a> Context<'a> {
     }
 
     fn finish(mut self) -> Translation {
-        self.config.tls.certificates = std::mem::take(&mut self.certificates).into_values().collect();
-        Translation { config: self.config, statuses: self.book.finish(), router_owners: self.router_owners }
+        self.config.tls.certificates = std::mem::take(&mut self.certificates)
+            .into_values()
+            .collect();
+        Translation {
+            config: self.config,
+            statuses: self.book.finish(),
+            router_owners: self.router_owners,
+        }
     }
 }

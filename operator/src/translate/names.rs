@@ -5,14 +5,20 @@ use ring::digest::{SHA256, digest};
 /// Splits on every character that is not a letter or digit, drops empty pieces, joins with
 /// `-`: `test.route` -> `test-route`, `multiple---hyphens` -> `multiple-hyphens`.
 pub fn normalize(name: &str) -> String {
-    name.split(|c: char| !c.is_alphanumeric()).filter(|piece| !piece.is_empty()).collect::<Vec<_>>().join("-")
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|piece| !piece.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// `<crName>-<first 20 hex digits of sha256(match)>`: routes are named by what they match,
 /// so reordering routes does not rename routers.
 pub fn route_key(match_: &str, object_name: &str) -> String {
     let hash = digest(&SHA256, match_.as_bytes());
-    let hex: String = hash.as_ref()[..10].iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex: String = hash.as_ref()[..10]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     format!("{object_name}-{hex}")
 }
 
@@ -48,7 +54,10 @@ mod tests {
     #[test]
     fn normalize_joins_letter_and_digit_runs() {
         assert_eq!(normalize("test.route"), "test-route");
-        assert_eq!(normalize("default-multiple---hyphens"), "default-multiple-hyphens");
+        assert_eq!(
+            normalize("default-multiple---hyphens"),
+            "default-multiple-hyphens"
+        );
         assert_eq!(normalize("a_b"), "a-b");
         assert_eq!(normalize("--x--"), "x");
         assert_eq!(normalize("ünïcode.ok"), "ünïcode-ok");
@@ -57,17 +66,36 @@ mod tests {
     #[test]
     fn router_names_match_the_reference_fixtures() {
         assert_eq!(
-            http_router_name("default", "test.route", "Host(`foo.com`) && PathPrefix(`/bar`)"),
+            http_router_name(
+                "default",
+                "test.route",
+                "Host(`foo.com`) && PathPrefix(`/bar`)"
+            ),
             "default-test-route-6b204d94623b3df4370c"
         );
-        assert_eq!(tcp_router_name("default", "test.route", "HostSNI(`foo.com`)"), "default-test.route-fdd3e9338e47a45efefc");
-        assert_eq!(udp_router_name("default", "test.route", 0), "default-test.route-0");
+        assert_eq!(
+            tcp_router_name("default", "test.route", "HostSNI(`foo.com`)"),
+            "default-test.route-fdd3e9338e47a45efefc"
+        );
+        assert_eq!(
+            udp_router_name("default", "test.route", 0),
+            "default-test.route-0"
+        );
     }
 
     #[test]
     fn service_names_use_the_port_as_written() {
-        assert_eq!(service_port_id("default", "whoami", "80"), "default-whoami-80");
-        assert_eq!(service_port_id("baz", "whoami6", "8080"), "baz-whoami6-8080");
-        assert_eq!(object_id("default", "multiple---hyphens"), "default-multiple-hyphens");
+        assert_eq!(
+            service_port_id("default", "whoami", "80"),
+            "default-whoami-80"
+        );
+        assert_eq!(
+            service_port_id("baz", "whoami6", "8080"),
+            "baz-whoami6-8080"
+        );
+        assert_eq!(
+            object_id("default", "multiple---hyphens"),
+            "default-multiple-hyphens"
+        );
     }
 }

@@ -35,13 +35,17 @@ pub(crate) fn resolve(
         if !options.allows_cross_provider_from(parent_namespace) {
             return Err(Problem::new(
                 Reason::RefNotPermitted,
-                format!("{location}: {what} {name}: namespace {parent_namespace} may not use name@provider references"),
+                format!(
+                    "{location}: {what} {name}: namespace {parent_namespace} may not use name@provider references"
+                ),
             ));
         }
         if !OWN_PROVIDERS.contains(&provider) {
             return Err(Problem::new(
                 Reason::RefInvalid,
-                format!("{location}: {what} {name} refers to provider {provider:?}, which Mesh does not have"),
+                format!(
+                    "{location}: {what} {name} refers to provider {provider:?}, which Mesh does not have"
+                ),
             ));
         }
         if !options.allow_cross_namespace {
@@ -59,7 +63,9 @@ pub(crate) fn resolve(
         };
         return Ok(Resolved { id, key: None });
     }
-    let namespace = namespace.filter(|ns| !ns.is_empty()).unwrap_or(parent_namespace);
+    let namespace = namespace
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(parent_namespace);
     if namespace != parent_namespace && !options.allow_cross_namespace {
         return Err(Problem::new(
             Reason::RefNotPermitted,
@@ -69,7 +75,10 @@ pub(crate) fn resolve(
             ),
         ));
     }
-    Ok(Resolved { id: object_id(namespace, name), key: Some(ObjectKey::new(namespace, name)) })
+    Ok(Resolved {
+        id: object_id(namespace, name),
+        key: Some(ObjectKey::new(namespace, name)),
+    })
 }
 
 #[cfg(test)]
@@ -77,33 +86,96 @@ mod tests {
     use super::*;
 
     fn options(cross_namespace: bool) -> ProviderOptions {
-        ProviderOptions { allow_cross_namespace: cross_namespace, ..Default::default() }
+        ProviderOptions {
+            allow_cross_namespace: cross_namespace,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn plain_names_default_to_the_parent_namespace() {
-        let resolved = resolve(&options(false), "default", "multiple---hyphens", None, "Middleware", "routes[0]").unwrap();
+        let resolved = resolve(
+            &options(false),
+            "default",
+            "multiple---hyphens",
+            None,
+            "Middleware",
+            "routes[0]",
+        )
+        .unwrap();
         assert_eq!(resolved.id, "default-multiple-hyphens");
-        assert_eq!(resolved.key, Some(ObjectKey::new("default", "multiple---hyphens")));
+        assert_eq!(
+            resolved.key,
+            Some(ObjectKey::new("default", "multiple---hyphens"))
+        );
     }
 
     #[test]
     fn other_namespaces_need_the_switch() {
-        let denied = resolve(&options(false), "default", "auth", Some("foo"), "Middleware", "routes[0].middlewares[1]");
+        let denied = resolve(
+            &options(false),
+            "default",
+            "auth",
+            Some("foo"),
+            "Middleware",
+            "routes[0].middlewares[1]",
+        );
         let problem = denied.unwrap_err();
         assert_eq!(problem.reason, Reason::RefNotPermitted);
-        assert!(problem.message.starts_with("routes[0].middlewares[1]: Middleware foo/auth"), "{}", problem.message);
-        let allowed = resolve(&options(true), "default", "auth", Some("foo"), "Middleware", "x").unwrap();
+        assert!(
+            problem
+                .message
+                .starts_with("routes[0].middlewares[1]: Middleware foo/auth"),
+            "{}",
+            problem.message
+        );
+        let allowed = resolve(
+            &options(true),
+            "default",
+            "auth",
+            Some("foo"),
+            "Middleware",
+            "x",
+        )
+        .unwrap();
         assert_eq!(allowed.id, "foo-auth");
     }
 
     #[test]
     fn own_provider_form_needs_cross_namespace_and_other_providers_are_invalid() {
-        let denied = resolve(&options(false), "default", "foo-auth@kubernetescrd", None, "Middleware", "x");
+        let denied = resolve(
+            &options(false),
+            "default",
+            "foo-auth@kubernetescrd",
+            None,
+            "Middleware",
+            "x",
+        );
         assert_eq!(denied.unwrap_err().reason, Reason::RefNotPermitted);
-        let allowed = resolve(&options(true), "default", "foo-auth@kubernetescrd", None, "Middleware", "x").unwrap();
-        assert_eq!(allowed, Resolved { id: "foo-auth".into(), key: None });
-        let file = resolve(&options(true), "default", "auth@file", None, "Middleware", "x");
+        let allowed = resolve(
+            &options(true),
+            "default",
+            "foo-auth@kubernetescrd",
+            None,
+            "Middleware",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            allowed,
+            Resolved {
+                id: "foo-auth".into(),
+                key: None
+            }
+        );
+        let file = resolve(
+            &options(true),
+            "default",
+            "auth@file",
+            None,
+            "Middleware",
+            "x",
+        );
         assert_eq!(file.unwrap_err().reason, Reason::RefInvalid);
     }
 

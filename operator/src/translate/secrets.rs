@@ -25,10 +25,17 @@ pub(crate) fn secret_data(
         ));
     }
     let Some(secret) = ctx.snapshot.secrets.get(&key) else {
-        return Err(Problem::new(Reason::SecretNotFound, format!("{location}: Secret {key} not found")));
+        return Err(Problem::new(
+            Reason::SecretNotFound,
+            format!("{location}: Secret {key} not found"),
+        ));
     };
-    let mut data: BTreeMap<String, Vec<u8>> =
-        secret.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    let mut data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
     for (k, v) in secret.string_data.iter().flatten() {
         data.insert(k.clone(), v.clone().into_bytes());
     }
@@ -37,7 +44,9 @@ pub(crate) fn secret_data(
 
 /// The UTF-8 text of `data[key]`, if present and non-empty.
 pub(crate) fn text(data: &BTreeMap<String, Vec<u8>>, key: &str) -> Option<String> {
-    data.get(key).and_then(|bytes| String::from_utf8(bytes.clone()).ok()).filter(|text| !text.trim().is_empty())
+    data.get(key)
+        .and_then(|bytes| String::from_utf8(bytes.clone()).ok())
+        .filter(|text| !text.trim().is_empty())
 }
 
 /// A CA bundle: `tls.ca`, else `ca.crt`, else (when allowed) the only key of the Secret.
@@ -49,9 +58,15 @@ pub(crate) fn ca_bundle(
     location: &str,
 ) -> Result<String, Problem> {
     let (data, _) = secret_data(ctx, namespace, name, location)?;
-    let found = text(&data, "tls.ca").or_else(|| text(&data, "ca.crt")).or_else(|| {
-        if single_key_fallback && data.len() == 1 { data.keys().next().and_then(|key| text(&data, key)) } else { None }
-    });
+    let found = text(&data, "tls.ca")
+        .or_else(|| text(&data, "ca.crt"))
+        .or_else(|| {
+            if single_key_fallback && data.len() == 1 {
+                data.keys().next().and_then(|key| text(&data, key))
+            } else {
+                None
+            }
+        });
     found.ok_or_else(|| {
         Problem::new(
             Reason::InvalidSecret,
@@ -61,7 +76,12 @@ pub(crate) fn ca_bundle(
 }
 
 /// A certificate and key pair from `tls.crt` and `tls.key` (both non-empty).
-pub(crate) fn key_pair(ctx: &Context<'_>, namespace: &str, name: &str, location: &str) -> Result<(String, String), Problem> {
+pub(crate) fn key_pair(
+    ctx: &Context<'_>,
+    namespace: &str,
+    name: &str,
+    location: &str,
+) -> Result<(String, String), Problem> {
     let (data, _) = secret_data(ctx, namespace, name, location)?;
     match (text(&data, "tls.crt"), text(&data, "tls.key")) {
         (Some(cert), Some(key)) => Ok((cert, key)),

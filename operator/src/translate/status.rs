@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use mesh_crds::status::{
-    ConditionStatus, ConditionType, MAX_ROUTE_STATUSES, Reason, RouteStatus, aggregate_reasons, new_condition,
+    ConditionStatus, ConditionType, MAX_ROUTE_STATUSES, Reason, RouteStatus, aggregate_reasons,
+    new_condition,
 };
 
 use crate::snapshot::ObjectRef;
@@ -23,8 +24,18 @@ pub struct ConditionState {
 }
 
 impl ConditionState {
-    pub fn new(type_: ConditionType, status: ConditionStatus, reason: Reason, message: impl Into<String>) -> Self {
-        ConditionState { type_, status, reason, message: message.into() }
+    pub fn new(
+        type_: ConditionType,
+        status: ConditionStatus,
+        reason: Reason,
+        message: impl Into<String>,
+    ) -> Self {
+        ConditionState {
+            type_,
+            status,
+            reason,
+            message: message.into(),
+        }
     }
 }
 
@@ -51,14 +62,25 @@ pub struct ObjectStatus {
 
 impl ObjectStatus {
     pub fn condition(&self, type_: ConditionType) -> Option<&ConditionState> {
-        self.conditions.iter().find(|condition| condition.type_ == type_)
+        self.conditions
+            .iter()
+            .find(|condition| condition.type_ == type_)
     }
 
     /// Replaces `Programmed` (the runtime knows whether the proxy runs the config) and
     /// recomputes `Ready` from it.
-    pub fn set_programmed(&mut self, status: ConditionStatus, reason: Reason, message: impl Into<String>) {
+    pub fn set_programmed(
+        &mut self,
+        status: ConditionStatus,
+        reason: Reason,
+        message: impl Into<String>,
+    ) {
         let programmed = ConditionState::new(ConditionType::Programmed, status, reason, message);
-        match self.conditions.iter_mut().find(|c| c.type_ == ConditionType::Programmed) {
+        match self
+            .conditions
+            .iter_mut()
+            .find(|c| c.type_ == ConditionType::Programmed)
+        {
             Some(existing) => *existing = programmed,
             None => self.conditions.push(programmed),
         }
@@ -72,7 +94,16 @@ impl ObjectStatus {
     pub fn to_conditions(&self, now: &Time) -> Vec<Condition> {
         self.conditions
             .iter()
-            .map(|c| new_condition(c.type_, c.status, c.reason, c.message.clone(), self.observed_generation, now.clone()))
+            .map(|c| {
+                new_condition(
+                    c.type_,
+                    c.status,
+                    c.reason,
+                    c.message.clone(),
+                    self.observed_generation,
+                    now.clone(),
+                )
+            })
             .collect()
     }
 
@@ -141,10 +172,25 @@ impl StatusBook {
     }
 
     /// A problem with the object as a whole (the object is not, or only partly, used).
-    pub fn object_problem(&mut self, object: &ObjectRef, reason: Reason, message: impl Into<String>) {
-        let Some(record) = self.records.get_mut(object) else { return };
-        let finding = Finding { reason, message: message.into(), route: None };
-        let list = if is_spec_reason(reason) { &mut record.spec } else { &mut record.refs };
+    pub fn object_problem(
+        &mut self,
+        object: &ObjectRef,
+        reason: Reason,
+        message: impl Into<String>,
+    ) {
+        let Some(record) = self.records.get_mut(object) else {
+            return;
+        };
+        let finding = Finding {
+            reason,
+            message: message.into(),
+            route: None,
+        };
+        let list = if is_spec_reason(reason) {
+            &mut record.spec
+        } else {
+            &mut record.refs
+        };
         if !list.contains(&finding) {
             list.push(finding);
         }
@@ -152,8 +198,14 @@ impl StatusBook {
 
     /// Something was dropped or fell back but the object still serves (Degraded=True).
     pub fn degraded(&mut self, object: &ObjectRef, reason: Reason, message: impl Into<String>) {
-        let Some(record) = self.records.get_mut(object) else { return };
-        let finding = Finding { reason, message: message.into(), route: None };
+        let Some(record) = self.records.get_mut(object) else {
+            return;
+        };
+        let finding = Finding {
+            reason,
+            message: message.into(),
+            route: None,
+        };
         if !record.degraded.contains(&finding) {
             record.degraded.push(finding);
         }
@@ -161,7 +213,9 @@ impl StatusBook {
 
     /// `routes[index]` produced router `router`.
     pub fn route_built(&mut self, object: &ObjectRef, index: usize, router: &str) {
-        let Some(record) = self.records.get_mut(object) else { return };
+        let Some(record) = self.records.get_mut(object) else {
+            return;
+        };
         record.routes.entry(index).or_insert_with(|| RouteVerdict {
             index,
             router: router.to_string(),
@@ -172,10 +226,27 @@ impl StatusBook {
     }
 
     /// `routes[index]` was dropped (or is unusable); `message` names the route and the cause.
-    pub fn route_failed(&mut self, object: &ObjectRef, index: usize, router: &str, reason: Reason, message: String) {
-        let Some(record) = self.records.get_mut(object) else { return };
-        let finding = Finding { reason, message: message.clone(), route: Some(index) };
-        let list = if is_spec_reason(reason) { &mut record.spec } else { &mut record.refs };
+    pub fn route_failed(
+        &mut self,
+        object: &ObjectRef,
+        index: usize,
+        router: &str,
+        reason: Reason,
+        message: String,
+    ) {
+        let Some(record) = self.records.get_mut(object) else {
+            return;
+        };
+        let finding = Finding {
+            reason,
+            message: message.clone(),
+            route: Some(index),
+        };
+        let list = if is_spec_reason(reason) {
+            &mut record.spec
+        } else {
+            &mut record.refs
+        };
         if !list.contains(&finding) {
             list.push(finding);
         }
@@ -195,7 +266,10 @@ impl StatusBook {
     }
 
     pub fn finish(self) -> BTreeMap<ObjectRef, ObjectStatus> {
-        self.records.into_iter().map(|(object, record)| (object, record.into_status())).collect()
+        self.records
+            .into_iter()
+            .map(|(object, record)| (object, record.into_status()))
+            .collect()
     }
 }
 
@@ -207,17 +281,36 @@ impl Record {
         let mut conditions = Vec::with_capacity(5);
 
         let object_spec_problem = self.spec.iter().any(|finding| finding.route.is_none());
-        let accepted = if self.has_routes && routes.is_empty() && self.spec.is_empty() && self.refs.is_empty() {
-            ConditionState::new(ConditionType::Accepted, ConditionStatus::False, Reason::InvalidSpec, "spec.routes is empty")
+        let accepted = if self.has_routes
+            && routes.is_empty()
+            && self.spec.is_empty()
+            && self.refs.is_empty()
+        {
+            ConditionState::new(
+                ConditionType::Accepted,
+                ConditionStatus::False,
+                Reason::InvalidSpec,
+                "spec.routes is empty",
+            )
         } else if object_spec_problem || (self.has_routes && built == 0 && !self.spec.is_empty()) {
             failed(ConditionType::Accepted, &self.spec)
         } else {
-            ConditionState::new(ConditionType::Accepted, ConditionStatus::True, Reason::Accepted, "")
+            ConditionState::new(
+                ConditionType::Accepted,
+                ConditionStatus::True,
+                Reason::Accepted,
+                "",
+            )
         };
         conditions.push(accepted);
 
         conditions.push(if self.refs.is_empty() {
-            ConditionState::new(ConditionType::ResolvedRefs, ConditionStatus::True, Reason::ResolvedRefs, "")
+            ConditionState::new(
+                ConditionType::ResolvedRefs,
+                ConditionStatus::True,
+                Reason::ResolvedRefs,
+                "",
+            )
         } else {
             failed(ConditionType::ResolvedRefs, &self.refs)
         });
@@ -247,28 +340,60 @@ impl Record {
         }
 
         conditions.insert(0, summarize_ready(&conditions));
-        ObjectStatus { observed_generation: self.generation, conditions, routes }
+        ObjectStatus {
+            observed_generation: self.generation,
+            conditions,
+            routes,
+        }
     }
 }
 
 fn failed(type_: ConditionType, findings: &[Finding]) -> ConditionState {
-    let reason = aggregate_reasons(findings.iter().map(|f| f.reason)).unwrap_or(Reason::MultipleReasons);
-    let message = findings.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ");
+    let reason =
+        aggregate_reasons(findings.iter().map(|f| f.reason)).unwrap_or(Reason::MultipleReasons);
+    let message = findings
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
     ConditionState::new(type_, ConditionStatus::False, reason, message)
 }
 
 /// DESIGN.md's Ready: False with the most severe failure, Unknown while anything is not known,
 /// else True (reason `Ready`, or the Degraded reason while Degraded is True).
 fn summarize_ready(conditions: &[ConditionState]) -> ConditionState {
-    const INPUTS: [ConditionType; 3] = [ConditionType::Accepted, ConditionType::ResolvedRefs, ConditionType::Programmed];
-    let find = |type_| conditions.iter().find(|c: &&ConditionState| c.type_ == type_);
-    let failures: Vec<&ConditionState> =
-        INPUTS.iter().filter_map(|t| find(*t)).filter(|c| c.status == ConditionStatus::False).collect();
+    const INPUTS: [ConditionType; 3] = [
+        ConditionType::Accepted,
+        ConditionType::ResolvedRefs,
+        ConditionType::Programmed,
+    ];
+    let find = |type_| {
+        conditions
+            .iter()
+            .find(|c: &&ConditionState| c.type_ == type_)
+    };
+    let failures: Vec<&ConditionState> = INPUTS
+        .iter()
+        .filter_map(|t| find(*t))
+        .filter(|c| c.status == ConditionStatus::False)
+        .collect();
     if let Some(first) = failures.first() {
-        let message = failures.iter().map(|c| c.message.as_str()).filter(|m| !m.is_empty()).collect::<Vec<_>>();
-        return ConditionState::new(ConditionType::Ready, ConditionStatus::False, first.reason, message.join("; "));
+        let message = failures
+            .iter()
+            .map(|c| c.message.as_str())
+            .filter(|m| !m.is_empty())
+            .collect::<Vec<_>>();
+        return ConditionState::new(
+            ConditionType::Ready,
+            ConditionStatus::False,
+            first.reason,
+            message.join("; "),
+        );
     }
-    if let Some(unknown) = INPUTS.iter().find(|t| find(**t).is_none_or(|c| c.status == ConditionStatus::Unknown)) {
+    if let Some(unknown) = INPUTS
+        .iter()
+        .find(|t| find(**t).is_none_or(|c| c.status == ConditionStatus::Unknown))
+    {
         return ConditionState::new(
             ConditionType::Ready,
             ConditionStatus::Unknown,
@@ -283,7 +408,12 @@ fn summarize_ready(conditions: &[ConditionState]) -> ConditionState {
             degraded.reason,
             degraded.message.clone(),
         ),
-        _ => ConditionState::new(ConditionType::Ready, ConditionStatus::True, Reason::Ready, ""),
+        _ => ConditionState::new(
+            ConditionType::Ready,
+            ConditionStatus::True,
+            Reason::Ready,
+            "",
+        ),
     }
 }
 
@@ -293,7 +423,11 @@ mod tests {
     use crate::snapshot::ObjectKind;
 
     fn ir() -> ObjectRef {
-        ObjectRef { kind: ObjectKind::IngressRoute, namespace: "default".into(), name: "web".into() }
+        ObjectRef {
+            kind: ObjectKind::IngressRoute,
+            namespace: "default".into(),
+            name: "web".into(),
+        }
     }
 
     fn condition(status: &ObjectStatus, type_: ConditionType) -> (ConditionStatus, Reason, String) {
@@ -308,10 +442,20 @@ mod tests {
         book.route_built(&ir(), 0, "default-web-abc");
         let mut status = book.finish().remove(&ir()).expect("tracked");
         assert_eq!(status.observed_generation, Some(2));
-        assert_eq!(condition(&status, ConditionType::Ready).0, ConditionStatus::Unknown);
+        assert_eq!(
+            condition(&status, ConditionType::Ready).0,
+            ConditionStatus::Unknown
+        );
         assert!(status.condition(ConditionType::Degraded).is_none());
-        status.set_programmed(ConditionStatus::True, Reason::Programmed, "config generation 7");
-        assert_eq!(condition(&status, ConditionType::Ready), (ConditionStatus::True, Reason::Ready, String::new()));
+        status.set_programmed(
+            ConditionStatus::True,
+            Reason::Programmed,
+            "config generation 7",
+        );
+        assert_eq!(
+            condition(&status, ConditionType::Ready),
+            (ConditionStatus::True, Reason::Ready, String::new())
+        );
     }
 
     #[test]
@@ -322,13 +466,26 @@ mod tests {
         let message = "routes[1].services[0]: Service default/api not found".to_string();
         book.route_failed(&ir(), 1, "r1", Reason::BackendNotFound, message.clone());
         let status = book.finish().remove(&ir()).expect("tracked");
-        assert_eq!(condition(&status, ConditionType::Accepted).0, ConditionStatus::True);
+        assert_eq!(
+            condition(&status, ConditionType::Accepted).0,
+            ConditionStatus::True
+        );
         assert_eq!(
             condition(&status, ConditionType::ResolvedRefs),
-            (ConditionStatus::False, Reason::BackendNotFound, message.clone())
+            (
+                ConditionStatus::False,
+                Reason::BackendNotFound,
+                message.clone()
+            )
         );
-        assert_eq!(condition(&status, ConditionType::Degraded).1, Reason::RoutesDropped);
-        assert_eq!(condition(&status, ConditionType::Ready).1, Reason::BackendNotFound);
+        assert_eq!(
+            condition(&status, ConditionType::Degraded).1,
+            Reason::RoutesDropped
+        );
+        assert_eq!(
+            condition(&status, ConditionType::Ready).1,
+            Reason::BackendNotFound
+        );
         assert_eq!(status.routes[1].message.as_deref(), Some(message.as_str()));
         assert!(!status.routes[1].ready && status.routes[0].ready);
     }
@@ -337,22 +494,50 @@ mod tests {
     fn invalid_only_route_rejects_the_object() {
         let mut book = StatusBook::default();
         book.track(&ir(), None, true);
-        book.route_failed(&ir(), 0, "", Reason::InvalidRule, "routes[0]: match is empty".into());
+        book.route_failed(
+            &ir(),
+            0,
+            "",
+            Reason::InvalidRule,
+            "routes[0]: match is empty".into(),
+        );
         let status = book.finish().remove(&ir()).expect("tracked");
-        assert_eq!(condition(&status, ConditionType::Accepted).1, Reason::InvalidRule);
-        assert_eq!(condition(&status, ConditionType::Ready).0, ConditionStatus::False);
+        assert_eq!(
+            condition(&status, ConditionType::Accepted).1,
+            Reason::InvalidRule
+        );
+        assert_eq!(
+            condition(&status, ConditionType::Ready).0,
+            ConditionStatus::False
+        );
     }
 
     #[test]
     fn different_reasons_aggregate_to_multiple_reasons() {
         let mut book = StatusBook::default();
         book.track(&ir(), None, true);
-        book.route_failed(&ir(), 0, "a", Reason::BackendNotFound, "routes[0]: x".into());
-        book.route_failed(&ir(), 1, "b", Reason::MiddlewareNotFound, "routes[1]: y".into());
+        book.route_failed(
+            &ir(),
+            0,
+            "a",
+            Reason::BackendNotFound,
+            "routes[0]: x".into(),
+        );
+        book.route_failed(
+            &ir(),
+            1,
+            "b",
+            Reason::MiddlewareNotFound,
+            "routes[1]: y".into(),
+        );
         let status = book.finish().remove(&ir()).expect("tracked");
         assert_eq!(
             condition(&status, ConditionType::ResolvedRefs),
-            (ConditionStatus::False, Reason::MultipleReasons, "routes[0]: x; routes[1]: y".into())
+            (
+                ConditionStatus::False,
+                Reason::MultipleReasons,
+                "routes[0]: x; routes[1]: y".into()
+            )
         );
     }
 

@@ -23,9 +23,16 @@ pub(crate) fn addresses(
     service: &StreamServiceRef<'_>,
     location: &str,
 ) -> Result<(Vec<String>, Vec<Problem>), Problem> {
-    let (key, found) = backend::lookup_service(ctx, parent_namespace, service.name, service.namespace, location)?;
-    let port = backend::find_port(found, Some(service.port))
-        .map_err(|(reason, message)| Problem::new(reason, format!("{location}: Service {key}: {message}")))?;
+    let (key, found) = backend::lookup_service(
+        ctx,
+        parent_namespace,
+        service.name,
+        service.namespace,
+        location,
+    )?;
+    let port = backend::find_port(found, Some(service.port)).map_err(|(reason, message)| {
+        Problem::new(reason, format!("{location}: Service {key}: {message}"))
+    })?;
     let mut warnings = Vec::new();
     if port.external_name_mismatch {
         warnings.push(Problem::new(
@@ -33,9 +40,19 @@ pub(crate) fn addresses(
             format!("{location}: port {} is not among the ports ExternalName Service {key} declares; using it anyway", port.number),
         ));
     }
-    let backend = Backend { key: key.clone(), service: found, port };
-    let endpoints =
-        backend::endpoints(ctx, &backend, service.native_lb, service.node_port_lb, Readiness::Stream, location)?;
+    let backend = Backend {
+        key: key.clone(),
+        service: found,
+        port,
+    };
+    let endpoints = backend::endpoints(
+        ctx,
+        &backend,
+        service.native_lb,
+        service.node_port_lb,
+        Readiness::Stream,
+        location,
+    )?;
     if endpoints.is_empty() {
         let message = format!("{location}: Service {key} has no ready endpoints");
         if !ctx.options.allow_empty_services {
@@ -43,5 +60,11 @@ pub(crate) fn addresses(
         }
         warnings.push(Problem::new(Reason::NoEndpoints, message));
     }
-    Ok((endpoints.into_iter().map(|endpoint| endpoint.address).collect(), warnings))
+    Ok((
+        endpoints
+            .into_iter()
+            .map(|endpoint| endpoint.address)
+            .collect(),
+        warnings,
+    ))
 }

@@ -7,7 +7,8 @@ use mesh_crds::IngressRouteTCPSpec;
 use mesh_crds::ingress_route_tcp::{RouteTCP, ServiceTCP};
 use mesh_crds::status::Reason;
 use mesh_proxy::config::tcp::{
-    ProxyProtocol, TcpLoadBalancer, TcpRouter, TcpRouterTls, TcpServer, TcpService, TcpWeighted, TcpWeightedService,
+    ProxyProtocol, TcpLoadBalancer, TcpRouter, TcpRouterTls, TcpServer, TcpService, TcpWeighted,
+    TcpWeightedService,
 };
 
 use super::backend::{Problem, port_text};
@@ -21,7 +22,9 @@ pub(crate) fn translate_ingress_route_tcps(ctx: &mut Context<'_>) {
     for (key, entry) in &snapshot.ingress_route_tcps {
         let object = ObjectRef::new(ObjectKind::IngressRouteTcp, key);
         match entry {
-            Entry::Invalid { generation, error, .. } => class::track_invalid(ctx, &object, *generation, error),
+            Entry::Invalid {
+                generation, error, ..
+            } => class::track_invalid(ctx, &object, *generation, error),
             Entry::Valid(route) => {
                 let class = class::effective(route.spec.ingress_class_name.as_deref(), &route.meta);
                 if !class::owns(ctx, &route.meta, class) {
@@ -34,15 +37,23 @@ pub(crate) fn translate_ingress_route_tcps(ctx: &mut Context<'_>) {
     }
 }
 
-fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, ingress_route: &Object<IngressRouteTCPSpec>) {
+fn translate_one(
+    ctx: &mut Context<'_>,
+    object: &ObjectRef,
+    ingress_route: &Object<IngressRouteTCPSpec>,
+) {
     let namespace = &ingress_route.meta.namespace;
     let spec = &ingress_route.spec;
     if let Some(tls_spec) = &spec.tls
         && !tls_spec.passthrough
-        && let Some(secret) = tls_spec.secret_name.as_deref().filter(|name| !name.is_empty())
+        && let Some(secret) = tls_spec
+            .secret_name
+            .as_deref()
+            .filter(|name| !name.is_empty())
         && let Err(problem) = tls::load_route_certificate(ctx, namespace, secret, "tls.secretName")
     {
-        ctx.book.object_problem(object, problem.reason, problem.message);
+        ctx.book
+            .object_problem(object, problem.reason, problem.message);
     }
     for (index, route) in spec.routes.iter().enumerate() {
         let location = format!("routes[{index}]");
@@ -50,15 +61,32 @@ fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, ingress_route: &Obje
         match build_router(ctx, object, ingress_route, route, &location, &router_name) {
             Ok(mut router) => {
                 if let Some(tls_spec) = &spec.tls {
-                    let options = tls::route_options(ctx, namespace, tls_spec.options.as_ref(), &format!("{location}: tls.options"));
+                    let options = tls::route_options(
+                        ctx,
+                        namespace,
+                        tls_spec.options.as_ref(),
+                        &format!("{location}: tls.options"),
+                    );
                     let option_id = match options {
                         Ok(tls::RouteOption::Found(id)) => id,
                         Ok(tls::RouteOption::Missing(id, problem)) => {
-                            ctx.book.route_failed(object, index, &router_name, problem.reason, problem.message);
+                            ctx.book.route_failed(
+                                object,
+                                index,
+                                &router_name,
+                                problem.reason,
+                                problem.message,
+                            );
                             id
                         }
                         Err(problem) => {
-                            ctx.book.route_failed(object, index, &router_name, problem.reason, problem.message);
+                            ctx.book.route_failed(
+                                object,
+                                index,
+                                &router_name,
+                                problem.reason,
+                                problem.message,
+                            );
                             continue;
                         }
                     };
@@ -72,11 +100,18 @@ fn translate_one(ctx: &mut Context<'_>, object: &ObjectRef, ingress_route: &Obje
                 ctx.config.tcp.routers.insert(router_name.clone(), router);
                 ctx.router_owners.insert(
                     router_name.clone(),
-                    RouterOwner { object: object.clone(), route_index: Some(index), protocol: Protocol::Tcp },
+                    RouterOwner {
+                        object: object.clone(),
+                        route_index: Some(index),
+                        protocol: Protocol::Tcp,
+                    },
                 );
                 ctx.book.route_built(object, index, &router_name);
             }
-            Err(problem) => ctx.book.route_failed(object, index, &router_name, problem.reason, problem.message),
+            Err(problem) => {
+                ctx.book
+                    .route_failed(object, index, &router_name, problem.reason, problem.message)
+            }
         }
     }
 }
@@ -91,18 +126,29 @@ fn build_router(
 ) -> Result<TcpRouter, Problem> {
     let namespace = &ingress_route.meta.namespace;
     if route.match_.trim().is_empty() {
-        return Err(Problem::new(Reason::InvalidRule, format!("{location}: match is empty")));
+        return Err(Problem::new(
+            Reason::InvalidRule,
+            format!("{location}: match is empty"),
+        ));
     }
     let middlewares = route
         .middlewares
         .iter()
         .enumerate()
         .map(|(i, reference)| {
-            middleware::route_middleware_tcp(ctx, namespace, reference, &format!("{location}.middlewares[{i}]"))
+            middleware::route_middleware_tcp(
+                ctx,
+                namespace,
+                reference,
+                &format!("{location}.middlewares[{i}]"),
+            )
         })
         .collect::<Result<Vec<_>, _>>()?;
     if route.services.is_empty() {
-        return Err(Problem::new(Reason::InvalidSpec, format!("{location}: no services (a route needs at least one service)")));
+        return Err(Problem::new(
+            Reason::InvalidSpec,
+            format!("{location}: no services (a route needs at least one service)"),
+        ));
     }
 
     let mut built = Vec::new();
@@ -125,21 +171,51 @@ fn build_router(
     }
     for problem in failures {
         // The route still serves with the remaining services.
-        ctx.book.object_problem(object, problem.reason, problem.message.clone());
-        ctx.book.degraded(object, Reason::RoutesDropped, format!("{}; that service is left out", problem.message));
+        ctx.book
+            .object_problem(object, problem.reason, problem.message.clone());
+        ctx.book.degraded(
+            object,
+            Reason::RoutesDropped,
+            format!("{}; that service is left out", problem.message),
+        );
     }
     let service = if let [(_, lb)] = built.as_slice() {
-        ctx.config.tcp.services.insert(router_name.to_string(), TcpService { load_balancer: Some(lb.clone()), weighted: None });
+        ctx.config.tcp.services.insert(
+            router_name.to_string(),
+            TcpService {
+                load_balancer: Some(lb.clone()),
+                weighted: None,
+            },
+        );
         router_name.to_string()
     } else {
         let mut children = Vec::with_capacity(built.len());
         for (service, lb) in built {
-            let child = format!("{router_name}-{}-{}", service.name, port_text(&service.port));
-            ctx.config.tcp.services.insert(child.clone(), TcpService { load_balancer: Some(lb), weighted: None });
-            children.push(TcpWeightedService { name: child, weight: Some(u32::try_from(service.weight).unwrap_or(0)) });
+            let child = format!(
+                "{router_name}-{}-{}",
+                service.name,
+                port_text(&service.port)
+            );
+            ctx.config.tcp.services.insert(
+                child.clone(),
+                TcpService {
+                    load_balancer: Some(lb),
+                    weighted: None,
+                },
+            );
+            children.push(TcpWeightedService {
+                name: child,
+                weight: Some(u32::try_from(service.weight).unwrap_or(0)),
+            });
         }
         let weighted = TcpWeighted { services: children };
-        ctx.config.tcp.services.insert(router_name.to_string(), TcpService { load_balancer: None, weighted: Some(weighted) });
+        ctx.config.tcp.services.insert(
+            router_name.to_string(),
+            TcpService {
+                load_balancer: None,
+                weighted: Some(weighted),
+            },
+        );
         router_name.to_string()
     };
     Ok(TcpRouter {
@@ -153,7 +229,12 @@ fn build_router(
     })
 }
 
-fn load_balancer(ctx: &Context<'_>, namespace: &str, service: &ServiceTCP, location: &str) -> Result<(TcpLoadBalancer, Vec<Problem>), Problem> {
+fn load_balancer(
+    ctx: &Context<'_>,
+    namespace: &str,
+    service: &ServiceTCP,
+    location: &str,
+) -> Result<(TcpLoadBalancer, Vec<Problem>), Problem> {
     let reference = StreamServiceRef {
         name: &service.name,
         namespace: service.namespace.as_deref(),
@@ -162,16 +243,33 @@ fn load_balancer(ctx: &Context<'_>, namespace: &str, service: &ServiceTCP, locat
         node_port_lb: service.node_port_lb,
     };
     let (addresses, warnings) = stream::addresses(ctx, namespace, &reference, location)?;
-    let servers_transport = match service.servers_transport.as_deref().filter(|name| !name.is_empty()) {
+    let servers_transport = match service
+        .servers_transport
+        .as_deref()
+        .filter(|name| !name.is_empty())
+    {
         Some(name) => servers_transport_tcp(ctx, namespace, name, location)?,
         None => String::new(),
     };
-    let termination_delay = if servers_transport.is_empty() { service.termination_delay } else { None };
+    let termination_delay = if servers_transport.is_empty() {
+        service.termination_delay
+    } else {
+        None
+    };
     let lb = TcpLoadBalancer {
-        servers: addresses.into_iter().map(|address| TcpServer { address, tls: service.tls }).collect(),
+        servers: addresses
+            .into_iter()
+            .map(|address| TcpServer {
+                address,
+                tls: service.tls,
+            })
+            .collect(),
         servers_transport,
         proxy_protocol: service.proxy_protocol.as_ref().map(|proxy| ProxyProtocol {
-            version: proxy.version.and_then(|v| u8::try_from(v).ok()).unwrap_or(2),
+            version: proxy
+                .version
+                .and_then(|v| u8::try_from(v).ok())
+                .unwrap_or(2),
         }),
         termination_delay,
     };
@@ -179,15 +277,35 @@ fn load_balancer(ctx: &Context<'_>, namespace: &str, service: &ServiceTCP, locat
 }
 
 /// ServersTransportTCP names resolve in the IngressRouteTCP's namespace (§11.2).
-fn servers_transport_tcp(ctx: &Context<'_>, namespace: &str, name: &str, location: &str) -> Result<String, Problem> {
+fn servers_transport_tcp(
+    ctx: &Context<'_>,
+    namespace: &str,
+    name: &str,
+    location: &str,
+) -> Result<String, Problem> {
     let resolved = if name.contains('@') {
-        refs::resolve(ctx.options, namespace, name, None, "ServersTransportTCP", location)?
+        refs::resolve(
+            ctx.options,
+            namespace,
+            name,
+            None,
+            "ServersTransportTCP",
+            location,
+        )?
     } else {
-        refs::Resolved { id: object_id(namespace, name), key: Some(ObjectKey::new(namespace, name)) }
+        refs::Resolved {
+            id: object_id(namespace, name),
+            key: Some(ObjectKey::new(namespace, name)),
+        }
     };
     if ctx.config.tcp.servers_transports.contains_key(&resolved.id) {
         return Ok(resolved.id);
     }
-    let shown = resolved.key.map_or_else(|| name.to_string(), |key| key.to_string());
-    Err(Problem::new(Reason::ServersTransportNotFound, format!("{location}: ServersTransportTCP {shown} not found")))
+    let shown = resolved
+        .key
+        .map_or_else(|| name.to_string(), |key| key.to_string());
+    Err(Problem::new(
+        Reason::ServersTransportNotFound,
+        format!("{location}: ServersTransportTCP {shown} not found"),
+    ))
 }

@@ -35,11 +35,18 @@ pub(crate) fn translate_tls_objects(ctx: &mut Context<'_>) {
 /// The id of a TLSOption in the configuration: `default` for the one named so, else
 /// `ns-name`.
 fn option_id(key: &ObjectKey) -> String {
-    if key.name == DEFAULT { DEFAULT.to_string() } else { format!("{}-{}", key.namespace, key.name) }
+    if key.name == DEFAULT {
+        DEFAULT.to_string()
+    } else {
+        format!("{}-{}", key.namespace, key.name)
+    }
 }
 
 /// The namespaces holding an object named `default`; several means none is used (§6.9).
-fn default_conflict<S>(ctx: &Context<'_>, entries: &BTreeMap<ObjectKey, Entry<S>>) -> Option<Vec<String>> {
+fn default_conflict<S>(
+    ctx: &Context<'_>,
+    entries: &BTreeMap<ObjectKey, Entry<S>>,
+) -> Option<Vec<String>> {
     let namespaces: Vec<String> = entries
         .keys()
         .filter(|key| key.name == DEFAULT && ctx.options.watches_namespace(&key.namespace))
@@ -57,9 +64,15 @@ fn translate_tls_options(ctx: &mut Context<'_>) {
         }
         let object = ObjectRef::new(ObjectKind::TlsOption, key);
         let option = match entry {
-            Entry::Invalid { generation, error, .. } => {
+            Entry::Invalid {
+                generation, error, ..
+            } => {
                 ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(&object, Reason::InvalidSpec, format!("spec does not decode: {error}"));
+                ctx.book.object_problem(
+                    &object,
+                    Reason::InvalidSpec,
+                    format!("spec does not decode: {error}"),
+                );
                 continue;
             }
             Entry::Valid(option) => option,
@@ -71,7 +84,10 @@ fn translate_tls_options(ctx: &mut Context<'_>) {
             ctx.book.object_problem(
                 &object,
                 Reason::Conflicted,
-                format!("TLSOption default is defined in namespaces {}; none of them is used", namespaces.join(", ")),
+                format!(
+                    "TLSOption default is defined in namespaces {}; none of them is used",
+                    namespaces.join(", ")
+                ),
             );
             continue;
         }
@@ -80,7 +96,11 @@ fn translate_tls_options(ctx: &mut Context<'_>) {
     }
 }
 
-fn build_tls_options(ctx: &mut Context<'_>, object: &ObjectRef, option: &Object<TLSOptionSpec>) -> TlsOptions {
+fn build_tls_options(
+    ctx: &mut Context<'_>,
+    object: &ObjectRef,
+    option: &Object<TLSOptionSpec>,
+) -> TlsOptions {
     let spec = &option.spec;
     let client_auth = spec.client_auth.as_ref().map(|auth| {
         let mut ca_files = Vec::new();
@@ -89,10 +109,15 @@ fn build_tls_options(ctx: &mut Context<'_>, object: &ObjectRef, option: &Object<
             // A bad CA is skipped; the option still applies with the others (§6.9).
             match secrets::ca_bundle(ctx, &option.meta.namespace, secret, false, &location) {
                 Ok(ca) => ca_files.push(ca),
-                Err(problem) => ctx.book.object_problem(object, problem.reason, problem.message),
+                Err(problem) => ctx
+                    .book
+                    .object_problem(object, problem.reason, problem.message),
             }
         }
-        ClientAuth { ca_files, client_auth_type: auth.client_auth_type.clone().unwrap_or_default() }
+        ClientAuth {
+            ca_files,
+            client_auth_type: auth.client_auth_type.clone().unwrap_or_default(),
+        }
     });
     TlsOptions {
         min_version: spec.min_version.clone().unwrap_or_default(),
@@ -115,9 +140,15 @@ fn translate_tls_stores(ctx: &mut Context<'_>) {
         }
         let object = ObjectRef::new(ObjectKind::TlsStore, key);
         let store = match entry {
-            Entry::Invalid { generation, error, .. } => {
+            Entry::Invalid {
+                generation, error, ..
+            } => {
                 ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(&object, Reason::InvalidSpec, format!("spec does not decode: {error}"));
+                ctx.book.object_problem(
+                    &object,
+                    Reason::InvalidSpec,
+                    format!("spec does not decode: {error}"),
+                );
                 continue;
             }
             Entry::Valid(store) => store,
@@ -134,11 +165,22 @@ fn translate_tls_stores(ctx: &mut Context<'_>) {
         let namespace = &key.namespace;
         let mut built = TlsStore::default();
         if let Some(default_certificate) = &store.spec.default_certificate {
-            match secrets::key_pair(ctx, namespace, &default_certificate.secret_name, "defaultCertificate.secretName") {
-                Ok((cert_file, key_file)) => built.default_certificate = Some(CertificatePair { cert_file, key_file }),
+            match secrets::key_pair(
+                ctx,
+                namespace,
+                &default_certificate.secret_name,
+                "defaultCertificate.secretName",
+            ) {
+                Ok((cert_file, key_file)) => {
+                    built.default_certificate = Some(CertificatePair {
+                        cert_file,
+                        key_file,
+                    })
+                }
                 Err(problem) => {
                     // Traefik skips the whole store then (§6.9 TS-DEFCERT).
-                    ctx.book.object_problem(&object, problem.reason, problem.message);
+                    ctx.book
+                        .object_problem(&object, problem.reason, problem.message);
                     continue;
                 }
             }
@@ -151,15 +193,21 @@ fn translate_tls_stores(ctx: &mut Context<'_>) {
         }
         for (i, certificate) in store.spec.certificates.iter().enumerate() {
             let location = format!("certificates[{i}].secretName");
-            if let Err(problem) = add_certificate(ctx, namespace, &certificate.secret_name, &location) {
-                ctx.book.object_problem(&object, problem.reason, problem.message);
+            if let Err(problem) =
+                add_certificate(ctx, namespace, &certificate.secret_name, &location)
+            {
+                ctx.book
+                    .object_problem(&object, problem.reason, problem.message);
             }
         }
         if let Some(namespaces) = &duplicated_default {
             ctx.book.object_problem(
                 &object,
                 Reason::Conflicted,
-                format!("TLSStore default is defined in namespaces {}; none of them is used", namespaces.join(", ")),
+                format!(
+                    "TLSStore default is defined in namespaces {}; none of them is used",
+                    namespaces.join(", ")
+                ),
             );
             continue;
         }
@@ -168,18 +216,37 @@ fn translate_tls_stores(ctx: &mut Context<'_>) {
 }
 
 /// Adds the key pair of Secret `namespace/name` to the default store, once.
-fn add_certificate(ctx: &mut Context<'_>, namespace: &str, name: &str, location: &str) -> Result<(), Problem> {
+fn add_certificate(
+    ctx: &mut Context<'_>,
+    namespace: &str,
+    name: &str,
+    location: &str,
+) -> Result<(), Problem> {
     let key = format!("{namespace}/{name}");
     if ctx.certificates.contains_key(&key) {
         return Ok(());
     }
     let (cert_file, key_file) = secrets::key_pair(ctx, namespace, name, location)?;
-    ctx.certificates.insert(key, Certificate { pair: CertificatePair { cert_file, key_file }, stores: Vec::new() });
+    ctx.certificates.insert(
+        key,
+        Certificate {
+            pair: CertificatePair {
+                cert_file,
+                key_file,
+            },
+            stores: Vec::new(),
+        },
+    );
     Ok(())
 }
 
 /// `tls.secretName` of an IngressRoute(TCP).
-pub(crate) fn load_route_certificate(ctx: &mut Context<'_>, namespace: &str, secret: &str, location: &str) -> Result<(), Problem> {
+pub(crate) fn load_route_certificate(
+    ctx: &mut Context<'_>,
+    namespace: &str,
+    secret: &str,
+    location: &str,
+) -> Result<(), Problem> {
     add_certificate(ctx, namespace, secret, location)
 }
 
@@ -191,9 +258,23 @@ pub(crate) enum RouteOption {
     Missing(String, Problem),
 }
 
-pub(crate) fn route_options(ctx: &Context<'_>, namespace: &str, reference: Option<&SpecRef>, location: &str) -> Result<RouteOption, Problem> {
-    let Some(reference) = reference else { return Ok(RouteOption::Found(String::new())) };
-    let resolved = refs::resolve(ctx.options, namespace, &reference.name, reference.namespace.as_deref(), "TLSOption", location)?;
+pub(crate) fn route_options(
+    ctx: &Context<'_>,
+    namespace: &str,
+    reference: Option<&SpecRef>,
+    location: &str,
+) -> Result<RouteOption, Problem> {
+    let Some(reference) = reference else {
+        return Ok(RouteOption::Found(String::new()));
+    };
+    let resolved = refs::resolve(
+        ctx.options,
+        namespace,
+        &reference.name,
+        reference.namespace.as_deref(),
+        "TLSOption",
+        location,
+    )?;
     let (id, shown) = match &resolved.key {
         Some(key) => (option_id(key), key.to_string()),
         None => (resolved.id.clone(), reference.name.clone()),
@@ -201,17 +282,26 @@ pub(crate) fn route_options(ctx: &Context<'_>, namespace: &str, reference: Optio
     if ctx.config.tls.options.contains_key(&id) {
         return Ok(RouteOption::Found(id));
     }
-    let exists = resolved.key.as_ref().is_some_and(|key| ctx.snapshot.tls_options.contains_key(key));
+    let exists = resolved
+        .key
+        .as_ref()
+        .is_some_and(|key| ctx.snapshot.tls_options.contains_key(key));
     let message = if exists {
         format!("{location}: TLSOption {shown} is not usable (see its status)")
     } else {
         format!("{location}: TLSOption {shown} not found")
     };
-    Ok(RouteOption::Missing(id, Problem::new(Reason::TLSOptionNotFound, message)))
+    Ok(RouteOption::Missing(
+        id,
+        Problem::new(Reason::TLSOptionNotFound, message),
+    ))
 }
 
 pub(crate) fn domain(domain: &mesh_crds::common::Domain) -> Domain {
-    Domain { main: domain.main.clone().unwrap_or_default(), sans: domain.sans.clone() }
+    Domain {
+        main: domain.main.clone().unwrap_or_default(),
+        sans: domain.sans.clone(),
+    }
 }
 
 pub(crate) fn domains(domains: &[mesh_crds::common::Domain]) -> Vec<Domain> {
@@ -227,13 +317,21 @@ pub(crate) fn rule_hosts(rule: &str) -> Vec<String> {
     while let Some(found) = lower[from..].find("host(") {
         let start = from + found;
         from = start + "host(".len();
-        let preceded_by_name_char = lower[..start].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric());
+        let preceded_by_name_char = lower[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
         if preceded_by_name_char {
             continue;
         }
-        let Some(close) = lower[from..].find(')') else { break };
+        let Some(close) = lower[from..].find(')') else {
+            break;
+        };
         for argument in rule[from..from + close].split(',') {
-            let value = argument.trim().trim_matches(|c| c == '`' || c == '"').to_ascii_lowercase();
+            let value = argument
+                .trim()
+                .trim_matches(|c| c == '`' || c == '"')
+                .to_ascii_lowercase();
             if !value.is_empty() {
                 hosts.push(value);
             }
@@ -252,8 +350,16 @@ pub(crate) fn claim_hosts(
     option: &str,
     entry_points: &[String],
 ) {
-    let option = if option.is_empty() { DEFAULT.to_string() } else { option.to_string() };
-    let entry_points: Vec<String> = if entry_points.is_empty() { vec![String::new()] } else { entry_points.to_vec() };
+    let option = if option.is_empty() {
+        DEFAULT.to_string()
+    } else {
+        option.to_string()
+    };
+    let entry_points: Vec<String> = if entry_points.is_empty() {
+        vec![String::new()]
+    } else {
+        entry_points.to_vec()
+    };
     for host in rule_hosts(rule) {
         for entry_point in &entry_points {
             ctx.tls_hosts.push(TlsHostClaim {
@@ -276,7 +382,10 @@ pub(crate) fn claim_hosts(
 pub(crate) fn report_option_conflicts(ctx: &mut Context<'_>) {
     let mut by_host: BTreeMap<(&str, &str), Vec<&TlsHostClaim>> = BTreeMap::new();
     for claim in &ctx.tls_hosts {
-        by_host.entry((claim.entry_point.as_str(), claim.host.as_str())).or_default().push(claim);
+        by_host
+            .entry((claim.entry_point.as_str(), claim.host.as_str()))
+            .or_default()
+            .push(claim);
     }
     let mut findings = Vec::new();
     let mut fallen_back = BTreeSet::new();
@@ -290,8 +399,15 @@ pub(crate) fn report_option_conflicts(ctx: &mut Context<'_>) {
             fallen_back.insert(claim.router.clone());
             let others = claims
                 .iter()
-                .filter(|other| other.object != claim.object || other.route_index != claim.route_index)
-                .map(|other| format!("{} routes[{}] ({})", other.object, other.route_index, other.option))
+                .filter(|other| {
+                    other.object != claim.object || other.route_index != claim.route_index
+                })
+                .map(|other| {
+                    format!(
+                        "{} routes[{}] ({})",
+                        other.object, other.route_index, other.option
+                    )
+                })
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect::<Vec<_>>()
@@ -306,10 +422,17 @@ pub(crate) fn report_option_conflicts(ctx: &mut Context<'_>) {
         }
     }
     for (object, message) in findings {
-        ctx.book.degraded(&object, Reason::TLSOptionsConflict, message);
+        ctx.book
+            .degraded(&object, Reason::TLSOptionsConflict, message);
     }
     for router in fallen_back {
-        if let Some(tls) = ctx.config.http.routers.get_mut(&router).and_then(|router| router.tls.as_mut()) {
+        if let Some(tls) = ctx
+            .config
+            .http
+            .routers
+            .get_mut(&router)
+            .and_then(|router| router.tls.as_mut())
+        {
             tls.options.clear();
         }
     }

@@ -4,7 +4,8 @@ use mesh_crds::status::Reason;
 use mesh_crds::{LoadBalancerSpec, TraefikServiceSpec};
 use mesh_proxy::config::Service;
 use mesh_proxy::config::service::{
-    Failover, FailoverErrors, MirrorService, Mirroring, Sticky, StickyCookie, Weighted, WeightedService,
+    Failover, FailoverErrors, MirrorService, Mirroring, Sticky, StickyCookie, Weighted,
+    WeightedService,
 };
 
 use super::Context;
@@ -37,9 +38,15 @@ pub(crate) fn translate_traefik_services(ctx: &mut Context<'_>) {
         }
         let object = ObjectRef::new(ObjectKind::TraefikService, key);
         let service = match entry {
-            Entry::Invalid { generation, error, .. } => {
+            Entry::Invalid {
+                generation, error, ..
+            } => {
                 ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(&object, Reason::InvalidSpec, format!("spec does not decode: {error}"));
+                ctx.book.object_problem(
+                    &object,
+                    Reason::InvalidSpec,
+                    format!("spec does not decode: {error}"),
+                );
                 continue;
             }
             Entry::Valid(service) => service,
@@ -54,9 +61,15 @@ pub(crate) fn translate_traefik_services(ctx: &mut Context<'_>) {
                     ctx.book.degraded(&object, warning.reason, warning.message);
                 }
                 ctx.config.http.services.insert(id.clone(), composite);
-                built.push(Built { object, id, traefik_children });
+                built.push(Built {
+                    object,
+                    id,
+                    traefik_children,
+                });
             }
-            Err(problem) => ctx.book.object_problem(&object, problem.reason, problem.message),
+            Err(problem) => ctx
+                .book
+                .object_problem(&object, problem.reason, problem.message),
         }
     }
     drop_dangling(ctx, built);
@@ -70,7 +83,11 @@ fn drop_dangling(ctx: &mut Context<'_>, mut built: Vec<Built>) {
         let broken: Vec<usize> = built
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.traefik_children.iter().any(|child| !ctx.config.http.services.contains_key(&child.id)))
+            .filter(|(_, b)| {
+                b.traefik_children
+                    .iter()
+                    .any(|child| !ctx.config.http.services.contains_key(&child.id))
+            })
             .map(|(i, _)| i)
             .collect();
         if broken.is_empty() {
@@ -84,7 +101,10 @@ fn drop_dangling(ctx: &mut Context<'_>, mut built: Vec<Built>) {
                     ctx.book.object_problem(
                         &b.object,
                         Reason::BackendNotFound,
-                        format!("{}: TraefikService {} is not usable (see its status)", child.location, child.shown),
+                        format!(
+                            "{}: TraefikService {} is not usable (see its status)",
+                            child.location, child.shown
+                        ),
                     );
                 }
             }
@@ -107,7 +127,11 @@ fn child(
             Some(ns) => format!("{ns}/{}", spec.name),
             None => format!("{namespace}/{}", spec.name),
         };
-        traefik_children.push(Child { id: name.clone(), location: location.to_string(), shown });
+        traefik_children.push(Child {
+            id: name.clone(),
+            location: location.to_string(),
+            shown,
+        });
     }
     Ok(name)
 }
@@ -124,7 +148,9 @@ fn build(
     let set: Vec<&str> = [
         spec.weighted.as_ref().map(|_| "weighted"),
         spec.mirroring.as_ref().map(|_| "mirroring"),
-        spec.highest_random_weight.as_ref().map(|_| "highestRandomWeight"),
+        spec.highest_random_weight
+            .as_ref()
+            .map(|_| "highestRandomWeight"),
         spec.failover.as_ref().map(|_| "failover"),
     ]
     .into_iter()
@@ -134,39 +160,84 @@ fn build(
         ctx.book.degraded(
             &object,
             Reason::UnsupportedValue,
-            format!("several service types are set ({}); only {} is used", set.join(", "), set[0]),
+            format!(
+                "several service types are set ({}); only {} is used",
+                set.join(", "),
+                set[0]
+            ),
         );
     }
 
     if let Some(weighted) = &spec.weighted {
         let mut services = Vec::with_capacity(weighted.services.len());
         for (i, entry) in weighted.services.iter().enumerate() {
-            let name = child(ctx, staged, traefik_children, namespace, entry, &format!("weighted.services[{i}]"))?;
-            services.push(WeightedService { name, weight: Some(u32::try_from(entry.weight).unwrap_or(0)) });
+            let name = child(
+                ctx,
+                staged,
+                traefik_children,
+                namespace,
+                entry,
+                &format!("weighted.services[{i}]"),
+            )?;
+            services.push(WeightedService {
+                name,
+                weight: Some(u32::try_from(entry.weight).unwrap_or(0)),
+            });
         }
-        let sticky = weighted.sticky.as_ref().and_then(|s| s.cookie.as_ref()).map(|cookie| Sticky {
-            cookie: Some(StickyCookie {
-                name: cookie.name.clone().unwrap_or_default(),
-                secure: cookie.secure,
-                http_only: cookie.http_only,
-                same_site: cookie.same_site.clone().unwrap_or_default(),
-                max_age: cookie.max_age.unwrap_or_default(),
-                path: Some(cookie.path.clone().unwrap_or_else(|| "/".to_string())),
-                domain: cookie.domain.clone().unwrap_or_default(),
+        let sticky = weighted
+            .sticky
+            .as_ref()
+            .and_then(|s| s.cookie.as_ref())
+            .map(|cookie| Sticky {
+                cookie: Some(StickyCookie {
+                    name: cookie.name.clone().unwrap_or_default(),
+                    secure: cookie.secure,
+                    http_only: cookie.http_only,
+                    same_site: cookie.same_site.clone().unwrap_or_default(),
+                    max_age: cookie.max_age.unwrap_or_default(),
+                    path: Some(cookie.path.clone().unwrap_or_else(|| "/".to_string())),
+                    domain: cookie.domain.clone().unwrap_or_default(),
+                }),
+            });
+        return Ok(Service {
+            weighted: Some(Weighted {
+                services,
+                sticky,
+                health_check: None,
             }),
+            ..Service::default()
         });
-        return Ok(Service { weighted: Some(Weighted { services, sticky, health_check: None }), ..Service::default() });
     }
     if let Some(mirroring) = &spec.mirroring {
-        let main = child(ctx, staged, traefik_children, namespace, &mirroring.service, "mirroring")?;
+        let main = child(
+            ctx,
+            staged,
+            traefik_children,
+            namespace,
+            &mirroring.service,
+            "mirroring",
+        )?;
         let mut mirrors = Vec::with_capacity(mirroring.mirrors.len());
         for (i, mirror) in mirroring.mirrors.iter().enumerate() {
             let location = format!("mirroring.mirrors[{i}]");
-            let name = child(ctx, staged, traefik_children, namespace, &mirror.service, &location)?;
+            let name = child(
+                ctx,
+                staged,
+                traefik_children,
+                namespace,
+                &mirror.service,
+                &location,
+            )?;
             let percent = mirror.percent.unwrap_or_default();
-            let percent = u32::try_from(percent).ok().filter(|p| *p <= 100).ok_or_else(|| {
-                Problem::new(Reason::UnsupportedValue, format!("{location}.percent: {percent} is not within 0..=100"))
-            })?;
+            let percent = u32::try_from(percent)
+                .ok()
+                .filter(|p| *p <= 100)
+                .ok_or_else(|| {
+                    Problem::new(
+                        Reason::UnsupportedValue,
+                        format!("{location}.percent: {percent} is not within 0..=100"),
+                    )
+                })?;
             mirrors.push(MirrorService { name, percent });
         }
         return Ok(Service {
@@ -187,8 +258,22 @@ fn build(
         ));
     }
     if let Some(failover) = &spec.failover {
-        let main = child(ctx, staged, traefik_children, namespace, &failover.service, "failover.service")?;
-        let fallback = child(ctx, staged, traefik_children, namespace, &failover.fallback, "failover.fallback")?;
+        let main = child(
+            ctx,
+            staged,
+            traefik_children,
+            namespace,
+            &failover.service,
+            "failover.service",
+        )?;
+        let fallback = child(
+            ctx,
+            staged,
+            traefik_children,
+            namespace,
+            &failover.fallback,
+            "failover.fallback",
+        )?;
         return Ok(Service {
             failover: Some(Failover {
                 service: main,

@@ -7,7 +7,9 @@ use mesh_crds::common::RootCa;
 use mesh_crds::status::Reason;
 use mesh_proxy::config::tcp::{ProxyProtocol, TcpClientTls, TcpServersTransport};
 use mesh_proxy::config::tls::CertificatePair;
-use mesh_proxy::config::transport::{ClientCertificate, Duration, ForwardingTimeouts, ServersTransport, Spiffe};
+use mesh_proxy::config::transport::{
+    ClientCertificate, Duration, ForwardingTimeouts, ServersTransport, Spiffe,
+};
 
 use super::backend::Problem;
 use super::load_balancer::duration;
@@ -15,7 +17,12 @@ use super::names::object_id;
 use super::{Context, secrets};
 use crate::snapshot::{Entry, ObjectKind, ObjectRef};
 
-const TLS_VERSIONS: [&str; 4] = ["VersionTLS10", "VersionTLS11", "VersionTLS12", "VersionTLS13"];
+const TLS_VERSIONS: [&str; 4] = [
+    "VersionTLS10",
+    "VersionTLS11",
+    "VersionTLS12",
+    "VersionTLS13",
+];
 
 pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
     let snapshot = ctx.snapshot;
@@ -25,9 +32,15 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
         }
         let object = ObjectRef::new(ObjectKind::ServersTransport, key);
         let transport = match entry {
-            Entry::Invalid { generation, error, .. } => {
+            Entry::Invalid {
+                generation, error, ..
+            } => {
                 ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(&object, Reason::InvalidSpec, format!("spec does not decode: {error}"));
+                ctx.book.object_problem(
+                    &object,
+                    Reason::InvalidSpec,
+                    format!("spec does not decode: {error}"),
+                );
                 continue;
             }
             Entry::Valid(transport) => transport,
@@ -36,20 +49,41 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
         let spec = &transport.spec;
         let mut problems = Vec::new();
         let namespace = &key.namespace;
-        let root_cas = root_cas(ctx, namespace, &spec.root_cas_secrets, &spec.root_cas, &mut problems);
-        let certificates = client_certificates(ctx, namespace, &spec.certificates_secrets, &mut problems)
-            .into_iter()
-            .map(|pair| ClientCertificate { cert_file: pair.cert_file, key_file: pair.key_file })
-            .collect();
-        let (min_version, max_version) =
-            versions(spec.min_version.as_deref(), spec.max_version.as_deref(), &mut problems);
+        let root_cas = root_cas(
+            ctx,
+            namespace,
+            &spec.root_cas_secrets,
+            &spec.root_cas,
+            &mut problems,
+        );
+        let certificates =
+            client_certificates(ctx, namespace, &spec.certificates_secrets, &mut problems)
+                .into_iter()
+                .map(|pair| ClientCertificate {
+                    cert_file: pair.cert_file,
+                    key_file: pair.key_file,
+                })
+                .collect();
+        let (min_version, max_version) = versions(
+            spec.min_version.as_deref(),
+            spec.max_version.as_deref(),
+            &mut problems,
+        );
         let forwarding_timeouts = spec.forwarding_timeouts.as_ref().map(|timeouts| {
-            let mut parse = |field: &str, value: &IntOrString| timeout(&format!("forwardingTimeouts.{field}"), value, &mut problems);
+            let mut parse = |field: &str, value: &IntOrString| {
+                timeout(&format!("forwardingTimeouts.{field}"), value, &mut problems)
+            };
             ForwardingTimeouts {
                 dial_timeout: parse("dialTimeout", &timeouts.dial_timeout),
-                response_header_timeout: timeouts.response_header_timeout.as_ref().and_then(|v| parse("responseHeaderTimeout", v)),
+                response_header_timeout: timeouts
+                    .response_header_timeout
+                    .as_ref()
+                    .and_then(|v| parse("responseHeaderTimeout", v)),
                 idle_conn_timeout: parse("idleConnTimeout", &timeouts.idle_conn_timeout),
-                read_idle_timeout: timeouts.read_idle_timeout.as_ref().and_then(|v| parse("readIdleTimeout", v)),
+                read_idle_timeout: timeouts
+                    .read_idle_timeout
+                    .as_ref()
+                    .and_then(|v| parse("readIdleTimeout", v)),
                 ping_timeout: parse("pingTimeout", &timeouts.ping_timeout),
             }
         });
@@ -61,7 +95,8 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             min_version,
             max_version,
             cipher_suites: spec.cipher_suites.clone(),
-            max_idle_conns_per_host: i32::try_from(spec.max_idle_conns_per_host).unwrap_or(i32::MAX),
+            max_idle_conns_per_host: i32::try_from(spec.max_idle_conns_per_host)
+                .unwrap_or(i32::MAX),
             forwarding_timeouts,
             disable_http2: spec.disable_http2,
             peer_cert_uri: spec.peer_cert_uri.clone().unwrap_or_default(),
@@ -71,9 +106,13 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             }),
         };
         for problem in problems {
-            ctx.book.object_problem(&object, problem.reason, problem.message);
+            ctx.book
+                .object_problem(&object, problem.reason, problem.message);
         }
-        ctx.config.http.servers_transports.insert(object_id(&key.namespace, &key.name), built);
+        ctx.config
+            .http
+            .servers_transports
+            .insert(object_id(&key.namespace, &key.name), built);
     }
 
     for (key, entry) in &snapshot.servers_transport_tcps {
@@ -82,9 +121,15 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
         }
         let object = ObjectRef::new(ObjectKind::ServersTransportTcp, key);
         let transport = match entry {
-            Entry::Invalid { generation, error, .. } => {
+            Entry::Invalid {
+                generation, error, ..
+            } => {
                 ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(&object, Reason::InvalidSpec, format!("spec does not decode: {error}"));
+                ctx.book.object_problem(
+                    &object,
+                    Reason::InvalidSpec,
+                    format!("spec does not decode: {error}"),
+                );
                 continue;
             }
             Entry::Valid(transport) => transport,
@@ -96,8 +141,19 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
         let tls = spec.tls.as_ref().map(|tls| TcpClientTls {
             server_name: tls.server_name.clone().unwrap_or_default(),
             insecure_skip_verify: tls.insecure_skip_verify,
-            root_cas: root_cas(ctx, namespace, &tls.root_cas_secrets, &tls.root_cas, &mut problems),
-            certificates: client_certificates(ctx, namespace, &tls.certificates_secrets, &mut problems),
+            root_cas: root_cas(
+                ctx,
+                namespace,
+                &tls.root_cas_secrets,
+                &tls.root_cas,
+                &mut problems,
+            ),
+            certificates: client_certificates(
+                ctx,
+                namespace,
+                &tls.certificates_secrets,
+                &mut problems,
+            ),
             peer_cert_uri: tls.peer_cert_uri.clone().unwrap_or_default(),
         });
         let built = TcpServersTransport {
@@ -105,14 +161,21 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             dial_keep_alive: timeout("dialKeepAlive", &spec.dial_keep_alive, &mut problems),
             termination_delay: timeout("terminationDelay", &spec.termination_delay, &mut problems),
             proxy_protocol: spec.proxy_protocol.as_ref().map(|proxy| ProxyProtocol {
-                version: proxy.version.and_then(|v| u8::try_from(v).ok()).unwrap_or(2),
+                version: proxy
+                    .version
+                    .and_then(|v| u8::try_from(v).ok())
+                    .unwrap_or(2),
             }),
             tls,
         };
         for problem in problems {
-            ctx.book.object_problem(&object, problem.reason, problem.message);
+            ctx.book
+                .object_problem(&object, problem.reason, problem.message);
         }
-        ctx.config.tcp.servers_transports.insert(object_id(&key.namespace, &key.name), built);
+        ctx.config
+            .tcp
+            .servers_transports
+            .insert(object_id(&key.namespace, &key.name), built);
     }
 }
 
@@ -121,7 +184,10 @@ fn timeout(field: &str, value: &IntOrString, problems: &mut Vec<Problem>) -> Opt
     match duration(value) {
         Ok(parsed) => Some(parsed),
         Err(error) => {
-            problems.push(Problem::new(Reason::UnsupportedValue, format!("{field}: {error}; the default is used")));
+            problems.push(Problem::new(
+                Reason::UnsupportedValue,
+                format!("{field}: {error}; the default is used"),
+            ));
             None
         }
     }
@@ -134,7 +200,10 @@ fn versions(min: Option<&str>, max: Option<&str>, problems: &mut Vec<Problem>) -
         Some(version) => {
             problems.push(Problem::new(
                 Reason::UnsupportedValue,
-                format!("{field}: {version:?} is not one of {}; ignored", TLS_VERSIONS.join(", ")),
+                format!(
+                    "{field}: {version:?} is not one of {}; ignored",
+                    TLS_VERSIONS.join(", ")
+                ),
             ));
             String::new()
         }
@@ -144,7 +213,9 @@ fn versions(min: Option<&str>, max: Option<&str>, problems: &mut Vec<Problem>) -
     if !min.is_empty() && !max.is_empty() && min >= max {
         problems.push(Problem::new(
             Reason::UnsupportedValue,
-            format!("minVersion {min} is not below maxVersion {max}; using VersionTLS12 and no maximum"),
+            format!(
+                "minVersion {min} is not below maxVersion {max}; using VersionTLS12 and no maximum"
+            ),
         ));
         return ("VersionTLS12".to_string(), String::new());
     }
@@ -160,7 +231,13 @@ fn root_cas(
 ) -> Vec<String> {
     let mut cas = Vec::new();
     for (i, secret) in deprecated_secrets.iter().enumerate() {
-        match secrets::ca_bundle(ctx, namespace, secret, true, &format!("rootCAsSecrets[{i}]")) {
+        match secrets::ca_bundle(
+            ctx,
+            namespace,
+            secret,
+            true,
+            &format!("rootCAsSecrets[{i}]"),
+        ) {
             Ok(ca) => cas.push(ca),
             Err(problem) => problems.push(problem),
         }
@@ -186,11 +263,19 @@ fn root_cas(
     cas
 }
 
-fn client_certificates(ctx: &Context<'_>, namespace: &str, names: &[String], problems: &mut Vec<Problem>) -> Vec<CertificatePair> {
+fn client_certificates(
+    ctx: &Context<'_>,
+    namespace: &str,
+    names: &[String],
+    problems: &mut Vec<Problem>,
+) -> Vec<CertificatePair> {
     let mut pairs = Vec::new();
     for (i, secret) in names.iter().enumerate() {
         match secrets::key_pair(ctx, namespace, secret, &format!("certificatesSecrets[{i}]")) {
-            Ok((cert_file, key_file)) => pairs.push(CertificatePair { cert_file, key_file }),
+            Ok((cert_file, key_file)) => pairs.push(CertificatePair {
+                cert_file,
+                key_file,
+            }),
             Err(problem) => problems.push(problem),
         }
     }

@@ -17,9 +17,13 @@ fn fixtures_dir() -> PathBuf {
 const SUPPORT_DIR: &str = "_support";
 
 fn read_documents(path: &Path) -> Vec<serde_json::Value> {
-    let text = fs::read_to_string(path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+    let text = fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
     serde_yaml::Deserializer::from_str(&text)
-        .map(|document| serde_json::Value::deserialize(document).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .map(|document| {
+            serde_json::Value::deserialize(document)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
         .filter(|value| !value.is_null())
         .collect()
 }
@@ -27,22 +31,30 @@ fn read_documents(path: &Path) -> Vec<serde_json::Value> {
 fn world(dir: &Path) -> Snapshot {
     let mut objects = Vec::new();
     let support = fixtures_dir().join(SUPPORT_DIR);
-    let mut support_files: Vec<PathBuf> =
-        fs::read_dir(&support).expect("support dir").map(|entry| entry.expect("entry").path()).collect();
+    let mut support_files: Vec<PathBuf> = fs::read_dir(&support)
+        .expect("support dir")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
     support_files.sort();
     for file in support_files {
         objects.extend(read_documents(&file));
     }
     objects.extend(read_documents(&dir.join("input.yaml")));
     let (snapshot, errors) = Snapshot::from_objects(objects);
-    assert!(errors.is_empty(), "{}: objects not placed: {errors:?}", dir.display());
+    assert!(
+        errors.is_empty(),
+        "{}: objects not placed: {errors:?}",
+        dir.display()
+    );
     snapshot
 }
 
 fn options(dir: &Path) -> ProviderOptions {
     let path = dir.join("options.yaml");
     match fs::read_to_string(&path) {
-        Ok(text) => serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        Ok(text) => {
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        }
         Err(_) => ProviderOptions::default(),
     }
 }
@@ -92,10 +104,19 @@ fn status_value(status: &ObjectStatus) -> Value {
 
 fn translation_value(translation: &Translation) -> Value {
     let mut out = Mapping::new();
-    out.insert("config".into(), serde_yaml::to_value(&translation.config).expect("config serialises"));
-    let statuses: BTreeMap<String, Value> =
-        translation.statuses.iter().map(|(object, status)| (object.to_string(), status_value(status))).collect();
-    out.insert("statuses".into(), serde_yaml::to_value(statuses).expect("statuses serialise"));
+    out.insert(
+        "config".into(),
+        serde_yaml::to_value(&translation.config).expect("config serialises"),
+    );
+    let statuses: BTreeMap<String, Value> = translation
+        .statuses
+        .iter()
+        .map(|(object, status)| (object.to_string(), status_value(status)))
+        .collect();
+    out.insert(
+        "statuses".into(),
+        serde_yaml::to_value(statuses).expect("statuses serialise"),
+    );
     Value::Mapping(out)
 }
 
@@ -107,9 +128,14 @@ fn run(dir: &Path) -> Result<(), String> {
         fs::write(&expected_path, text).expect("write expected");
         return Ok(());
     }
-    let text = fs::read_to_string(&expected_path)
-        .map_err(|e| format!("{}: {e} (run with MESH_BLESS=1 to create it)", expected_path.display()))?;
-    let expected: Value = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", expected_path.display()))?;
+    let text = fs::read_to_string(&expected_path).map_err(|e| {
+        format!(
+            "{}: {e} (run with MESH_BLESS=1 to create it)",
+            expected_path.display()
+        )
+    })?;
+    let expected: Value =
+        serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", expected_path.display()))?;
     if expected == actual {
         Ok(())
     } else {
@@ -135,7 +161,13 @@ fn fixture_dirs() -> Vec<PathBuf> {
 fn every_fixture_translates_as_expected() {
     let dirs = fixture_dirs();
     let failures: Vec<String> = dirs.iter().filter_map(|dir| run(dir).err()).collect();
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), dirs.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n\n")
+    );
     // One fixture per behaviour of the reference; losing some would go unnoticed otherwise.
     assert!(dirs.len() >= 60, "only {} fixtures", dirs.len());
 }

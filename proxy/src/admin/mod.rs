@@ -36,7 +36,10 @@ pub(crate) async fn serve(listener: TcpListener, proxy: Proxy) {
                 let response = handle(&proxy, &req);
                 async move { Ok::<_, Infallible>(response) }
             });
-            if let Err(err) = builder.serve_connection(TokioIo::new(stream), service).await {
+            if let Err(err) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(error = %err, "admin connection ended with an error");
             }
         });
@@ -79,33 +82,66 @@ pub fn handle<B>(proxy: &Proxy, req: &Request<B>) -> Response<Body> {
         })),
         ["api", "overview"] => json(&views::overview(proxy, &generation)),
         ["api", "entrypoints"] => json(&views::entry_points(proxy)),
-        ["api", "entrypoints", name] => found(views::entry_points(proxy).into_iter().find(|e| e.name == *name), "entry point"),
+        ["api", "entrypoints", name] => found(
+            views::entry_points(proxy)
+                .into_iter()
+                .find(|e| e.name == *name),
+            "entry point",
+        ),
         ["api", "rawdata"] => json(&views::raw_data(&generation)),
         ["api", "status"] => {
-            let source = proxy.shared.status_source.read().unwrap_or_else(|p| p.into_inner()).clone();
+            let source = proxy
+                .shared
+                .status_source
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             match source {
                 Some(source) => json(&source()),
-                None => not_found("no status source is attached (the proxy runs without an operator)"),
+                None => {
+                    not_found("no status source is attached (the proxy runs without an operator)")
+                }
             }
         }
         ["api", "http", "routers"] => json(&filter(views::http_routers(proxy, &generation), query)),
-        ["api", "http", "routers", name] => {
-            found(views::http_routers(proxy, &generation).into_iter().find(|r| r.name == *name), "router")
+        ["api", "http", "routers", name] => found(
+            views::http_routers(proxy, &generation)
+                .into_iter()
+                .find(|r| r.name == *name),
+            "router",
+        ),
+        ["api", "http", "services"] => {
+            json(&filter(views::http_services(proxy, &generation), query))
         }
-        ["api", "http", "services"] => json(&filter(views::http_services(proxy, &generation), query)),
-        ["api", "http", "services", name] => {
-            found(views::http_services(proxy, &generation).into_iter().find(|s| s.name == *name), "service")
+        ["api", "http", "services", name] => found(
+            views::http_services(proxy, &generation)
+                .into_iter()
+                .find(|s| s.name == *name),
+            "service",
+        ),
+        ["api", "http", "middlewares"] => {
+            json(&filter(views::http_middlewares(&generation), query))
         }
-        ["api", "http", "middlewares"] => json(&filter(views::http_middlewares(&generation), query)),
         ["api", "http", "middlewares", name] => found(
-            views::http_middlewares(&generation).into_iter().find(|m| m.name == *name),
+            views::http_middlewares(&generation)
+                .into_iter()
+                .find(|m| m.name == *name),
             "middleware",
         ),
-        ["api", kind @ ("tcp" | "udp"), section @ ("routers" | "services" | "middlewares")] => {
-            json(&views::unserved_section(&generation, kind, section))
-        }
-        ["api", kind @ ("tcp" | "udp"), section @ ("routers" | "services" | "middlewares"), name] => found(
-            views::unserved_section(&generation, kind, section).into_iter().find(|o| o.name == *name),
+        [
+            "api",
+            kind @ ("tcp" | "udp"),
+            section @ ("routers" | "services" | "middlewares"),
+        ] => json(&views::unserved_section(&generation, kind, section)),
+        [
+            "api",
+            kind @ ("tcp" | "udp"),
+            section @ ("routers" | "services" | "middlewares"),
+            name,
+        ] => found(
+            views::unserved_section(&generation, kind, section)
+                .into_iter()
+                .find(|o| o.name == *name),
             "object",
         ),
         _ => not_found("404 page not found"),
@@ -146,8 +182,10 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Response<Body> {
     match serde_json::to_vec(value) {
         Ok(bytes) => {
             let mut res = Response::new(body::full(bytes));
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
             res
         }
         Err(err) => {
@@ -166,7 +204,10 @@ fn not_found(message: &str) -> Response<Body> {
 fn text(status: StatusCode, text: &'static str) -> Response<Body> {
     let mut res = Response::new(body::full(text));
     *res.status_mut() = status;
-    res.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
     res
 }
 

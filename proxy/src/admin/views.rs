@@ -20,11 +20,19 @@ pub struct SectionCount {
 impl SectionCount {
     fn of(map: &BTreeMap<String, ObjectReport>) -> Self {
         let (total, warnings, errors) = ApplyReport::tally(map);
-        SectionCount { total, warnings, errors }
+        SectionCount {
+            total,
+            warnings,
+            errors,
+        }
     }
 
     fn unserved(total: usize) -> Self {
-        SectionCount { total, warnings: 0, errors: total }
+        SectionCount {
+            total,
+            warnings: 0,
+            errors: total,
+        }
     }
 }
 
@@ -177,7 +185,12 @@ pub fn http_routers(proxy: &Proxy, generation: &Generation) -> Vec<RouterView> {
             } else if router.entry_points.is_empty() {
                 all_entry_points.clone()
             } else {
-                router.entry_points.iter().filter(|ep| all_entry_points.contains(ep)).cloned().collect()
+                router
+                    .entry_points
+                    .iter()
+                    .filter(|ep| all_entry_points.contains(ep))
+                    .cloned()
+                    .collect()
             };
             let effective_priority = match crate::rule::parse_http(&router.rule) {
                 Ok(rule) => rule.priority(router.priority),
@@ -239,8 +252,13 @@ pub fn http_services(proxy: &Proxy, generation: &Generation) -> Vec<ServiceView>
                 name: name.clone(),
                 config: service.clone(),
                 status: report.map_or(ObjectStatus::Disabled, |r| r.status),
-                error: report.map(|r| r.errors.iter().map(|p| p.message.clone()).collect()).unwrap_or_default(),
-                server_status: state.as_ref().map(|s| s.server_status.clone()).unwrap_or_default(),
+                error: report
+                    .map(|r| r.errors.iter().map(|p| p.message.clone()).collect())
+                    .unwrap_or_default(),
+                server_status: state
+                    .as_ref()
+                    .map(|s| s.server_status.clone())
+                    .unwrap_or_default(),
                 state,
                 used_by: http
                     .routers
@@ -288,7 +306,9 @@ pub fn http_middlewares(generation: &Generation) -> Vec<MiddlewareView> {
                 kind: middleware.type_name(),
                 config: middleware.clone(),
                 status: report.map_or(ObjectStatus::Disabled, |r| r.status),
-                error: report.map(|r| r.errors.iter().map(|p| p.message.clone()).collect()).unwrap_or_default(),
+                error: report
+                    .map(|r| r.errors.iter().map(|p| p.message.clone()).collect())
+                    .unwrap_or_default(),
                 used_by: http
                     .routers
                     .iter()
@@ -332,7 +352,10 @@ pub fn unserved_section(generation: &Generation, kind: &str, section: &str) -> V
                     name: name.clone(),
                     config: value.clone(),
                     status: ObjectStatus::Disabled,
-                    error: vec![format!("{} {section} are not served yet", kind.to_uppercase())],
+                    error: vec![format!(
+                        "{} {section} are not served yet",
+                        kind.to_uppercase()
+                    )],
                 })
                 .collect()
         })

@@ -127,29 +127,71 @@ impl Middleware {
         use MiddlewareKind as K;
         let candidates: [(&'static str, Option<MiddlewareKind<'_>>); 26] = [
             ("addPrefix", self.add_prefix.as_ref().map(K::AddPrefix)),
-            ("stripPrefix", self.strip_prefix.as_ref().map(K::StripPrefix)),
-            ("stripPrefixRegex", self.strip_prefix_regex.as_ref().map(K::StripPrefixRegex)),
-            ("replacePath", self.replace_path.as_ref().map(K::ReplacePath)),
-            ("replacePathRegex", self.replace_path_regex.as_ref().map(K::ReplacePathRegex)),
+            (
+                "stripPrefix",
+                self.strip_prefix.as_ref().map(K::StripPrefix),
+            ),
+            (
+                "stripPrefixRegex",
+                self.strip_prefix_regex.as_ref().map(K::StripPrefixRegex),
+            ),
+            (
+                "replacePath",
+                self.replace_path.as_ref().map(K::ReplacePath),
+            ),
+            (
+                "replacePathRegex",
+                self.replace_path_regex.as_ref().map(K::ReplacePathRegex),
+            ),
             ("chain", self.chain.as_ref().map(K::Chain)),
-            ("ipAllowList", self.ip_allow_list.as_ref().map(K::IpAllowList)),
-            ("ipWhiteList", self.ip_white_list.as_ref().map(K::IpAllowList)),
+            (
+                "ipAllowList",
+                self.ip_allow_list.as_ref().map(K::IpAllowList),
+            ),
+            (
+                "ipWhiteList",
+                self.ip_white_list.as_ref().map(K::IpAllowList),
+            ),
             ("headers", self.headers.as_ref().map(K::Headers)),
-            ("encodedCharacters", self.encoded_characters.as_ref().map(K::EncodedCharacters)),
+            (
+                "encodedCharacters",
+                self.encoded_characters.as_ref().map(K::EncodedCharacters),
+            ),
             ("errors", self.errors.as_ref().map(K::Errors)),
             ("rateLimit", self.rate_limit.as_ref().map(K::RateLimit)),
-            ("redirectRegex", self.redirect_regex.as_ref().map(K::RedirectRegex)),
-            ("redirectScheme", self.redirect_scheme.as_ref().map(K::RedirectScheme)),
+            (
+                "redirectRegex",
+                self.redirect_regex.as_ref().map(K::RedirectRegex),
+            ),
+            (
+                "redirectScheme",
+                self.redirect_scheme.as_ref().map(K::RedirectScheme),
+            ),
             ("basicAuth", self.basic_auth.as_ref().map(K::BasicAuth)),
             ("digestAuth", self.digest_auth.as_ref().map(K::DigestAuth)),
-            ("forwardAuth", self.forward_auth.as_ref().map(K::ForwardAuth)),
-            ("inFlightReq", self.in_flight_req.as_ref().map(K::InFlightReq)),
+            (
+                "forwardAuth",
+                self.forward_auth.as_ref().map(K::ForwardAuth),
+            ),
+            (
+                "inFlightReq",
+                self.in_flight_req.as_ref().map(K::InFlightReq),
+            ),
             ("buffering", self.buffering.as_ref().map(K::Buffering)),
-            ("circuitBreaker", self.circuit_breaker.as_ref().map(K::CircuitBreaker)),
+            (
+                "circuitBreaker",
+                self.circuit_breaker.as_ref().map(K::CircuitBreaker),
+            ),
             ("compress", self.compress.as_ref().map(K::Compress)),
-            ("passTLSClientCert", self.pass_tls_client_cert.as_ref().map(K::PassTlsClientCert)),
+            (
+                "passTLSClientCert",
+                self.pass_tls_client_cert.as_ref().map(K::PassTlsClientCert),
+            ),
             ("retry", self.retry.as_ref().map(K::Retry)),
-            ("contentType", self.content_type.as_ref().map(K::ContentType)),
+            (
+                "contentType",
+                self.content_type.as_ref().map(K::ContentType),
+            ),
             ("grpcWeb", self.grpc_web.as_ref().map(K::GrpcWeb)),
             ("plugin", self.plugin.as_ref().map(K::Plugin)),
         ];
@@ -159,7 +201,6 @@ impl Middleware {
             .collect()
     }
 }
-
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -274,7 +315,10 @@ pub struct Headers {
     pub content_type_nosniff: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub browser_xss_filter: bool,
-    #[serde(rename = "customBrowserXSSValue", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "customBrowserXSSValue",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub custom_browser_xss_value: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub content_security_policy: String,
@@ -537,14 +581,24 @@ mod tests {
         assert_eq!(none.kind().unwrap_err(), MiddlewareKindError::Unspecified);
 
         let two = Middleware {
-            add_prefix: Some(AddPrefix { prefix: "/a".into() }),
+            add_prefix: Some(AddPrefix {
+                prefix: "/a".into(),
+            }),
             replace_path: Some(ReplacePath { path: "/b".into() }),
             ..Middleware::default()
         };
         let err = two.kind().unwrap_err();
-        assert_eq!(err.to_string(), "multi-types middleware not supported (addPrefix, replacePath)");
+        assert_eq!(
+            err.to_string(),
+            "multi-types middleware not supported (addPrefix, replacePath)"
+        );
 
-        let one = Middleware { add_prefix: Some(AddPrefix { prefix: "/a".into() }), ..Middleware::default() };
+        let one = Middleware {
+            add_prefix: Some(AddPrefix {
+                prefix: "/a".into(),
+            }),
+            ..Middleware::default()
+        };
         assert!(matches!(one.kind(), Ok(MiddlewareKind::AddPrefix(p)) if p.prefix == "/a"));
         assert_eq!(one.type_name(), Some("addPrefix"));
     }

@@ -107,8 +107,14 @@ http:
         assert_eq!(router.middlewares, vec!["strip"]);
         assert_eq!(router.service, "api");
         assert_eq!(router.priority, 10);
-        assert_eq!(router.observability.as_ref().and_then(|o| o.access_logs), Some(false));
-        let strip = config.http.middlewares["strip"].strip_prefix.as_ref().unwrap();
+        assert_eq!(
+            router.observability.as_ref().and_then(|o| o.access_logs),
+            Some(false)
+        );
+        let strip = config.http.middlewares["strip"]
+            .strip_prefix
+            .as_ref()
+            .unwrap();
         assert_eq!(strip.prefixes, vec!["/v1"]);
         assert!(config.http.services["api"].load_balancer.is_some());
     }
@@ -123,7 +129,8 @@ http:
 
     #[test]
     fn malformed_document_is_an_error_naming_the_field() {
-        let err = Config::from_yaml("http:\n  routers:\n    a:\n      priority: high\n").unwrap_err();
+        let err =
+            Config::from_yaml("http:\n  routers:\n    a:\n      priority: high\n").unwrap_err();
         assert!(err.to_string().contains("priority"), "{err}");
     }
 }

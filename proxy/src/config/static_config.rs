@@ -117,7 +117,10 @@ mod tests {
         let err = EntryPoint::parse_named("web=localhost:80").unwrap_err();
         assert_eq!(
             err,
-            EntryPointParseError::BadAddress { name: "web".into(), address: "localhost:80".into() }
+            EntryPointParseError::BadAddress {
+                name: "web".into(),
+                address: "localhost:80".into()
+            }
         );
         let err = EntryPoint::parse_named("web=127.0.0.1:80/sctp").unwrap_err();
         assert!(err.to_string().contains("unknown protocol `sctp`"), "{err}");

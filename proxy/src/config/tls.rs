@@ -27,7 +27,10 @@ pub struct CertificatePair {
 impl std::fmt::Debug for CertificatePair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertificatePair")
-            .field("cert_file", &format_args!("<{} bytes>", self.cert_file.len()))
+            .field(
+                "cert_file",
+                &format_args!("<{} bytes>", self.cert_file.len()),
+            )
             .field("key_file", &"<redacted>")
             .finish()
     }

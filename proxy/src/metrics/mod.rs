@@ -16,8 +16,9 @@ use serde::Serialize;
 pub use prometheus::render_prometheus;
 
 /// Upper bounds (seconds) of the latency histogram buckets; a last bucket takes the rest.
-pub const LATENCY_BUCKETS: [f64; 12] =
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 /// Counters of one router or service.
 #[derive(Debug, Default)]
@@ -43,8 +44,10 @@ impl TrafficCounters {
             let class = usize::from(status / 100).clamp(1, 5) - 1;
             self.by_class[class].fetch_add(1, Relaxed);
             let seconds = elapsed.as_secs_f64();
-            let bucket =
-                LATENCY_BUCKETS.iter().position(|&le| seconds <= le).unwrap_or(LATENCY_BUCKETS.len());
+            let bucket = LATENCY_BUCKETS
+                .iter()
+                .position(|&le| seconds <= le)
+                .unwrap_or(LATENCY_BUCKETS.len());
             self.latency[bucket].fetch_add(1, Relaxed);
             let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
             self.latency_sum_micros.fetch_add(micros, Relaxed);
@@ -99,12 +102,19 @@ pub struct RequestTimer {
 }
 
 impl RequestTimer {
-    pub fn start(router: Option<&Arc<TrafficCounters>>, service: Option<&Arc<TrafficCounters>>) -> Self {
+    pub fn start(
+        router: Option<&Arc<TrafficCounters>>,
+        service: Option<&Arc<TrafficCounters>>,
+    ) -> Self {
         let counters = [router.cloned(), service.cloned()];
         for counter in counters.iter().flatten() {
             counter.begin();
         }
-        RequestTimer { counters, started: Instant::now(), finished: false }
+        RequestTimer {
+            counters,
+            started: Instant::now(),
+            finished: false,
+        }
     }
 
     /// Records the response status; returns the time since start.
@@ -163,10 +173,15 @@ impl CounterRegistry {
 
 // A panic while holding the lock leaves plain counters behind, still valid: keep going.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn get_or_create(map: &Mutex<HashMap<String, Arc<TrafficCounters>>>, name: &str) -> Arc<TrafficCounters> {
+fn get_or_create(
+    map: &Mutex<HashMap<String, Arc<TrafficCounters>>>,
+    name: &str,
+) -> Arc<TrafficCounters> {
     let mut map = lock(map);
     if let Some(counters) = map.get(name) {
         return Arc::clone(counters);
@@ -176,8 +191,13 @@ fn get_or_create(map: &Mutex<HashMap<String, Arc<TrafficCounters>>>, name: &str)
     counters
 }
 
-fn snapshots(map: &Mutex<HashMap<String, Arc<TrafficCounters>>>) -> BTreeMap<String, CountersSnapshot> {
-    lock(map).iter().map(|(name, counters)| (name.clone(), counters.snapshot())).collect()
+fn snapshots(
+    map: &Mutex<HashMap<String, Arc<TrafficCounters>>>,
+) -> BTreeMap<String, CountersSnapshot> {
+    lock(map)
+        .iter()
+        .map(|(name, counters)| (name.clone(), counters.snapshot()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -201,7 +221,14 @@ mod tests {
         let timer = RequestTimer::start(Some(&router), None);
         drop(timer);
         let snap = router.snapshot();
-        assert_eq!((snap.requests, snap.in_flight, snap.status_2xx + snap.status_5xx), (2, 0, 1));
+        assert_eq!(
+            (
+                snap.requests,
+                snap.in_flight,
+                snap.status_2xx + snap.status_5xx
+            ),
+            (2, 0, 1)
+        );
     }
 
     #[test]

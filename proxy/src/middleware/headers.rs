@@ -85,7 +85,10 @@ customResponseHeaders: {Server: '', X-Frame: deny}
         assert_eq!(req.headers()["x-team"], "blue");
         assert!(req.headers().get("authorization").is_none());
 
-        let mut res = Response::builder().header("server", "nginx").body(crate::body::empty()).unwrap();
+        let mut res = Response::builder()
+            .header("server", "nginx")
+            .body(crate::body::empty())
+            .unwrap();
         step.apply_response(&mut res);
         assert!(res.headers().get("server").is_none());
         assert_eq!(res.headers()["x-frame"], "deny");

@@ -79,7 +79,9 @@ pub struct MiddlewareChain {
 
 impl MiddlewareChain {
     pub fn new(steps: Vec<Arc<Step>>) -> Self {
-        MiddlewareChain { steps: steps.into() }
+        MiddlewareChain {
+            steps: steps.into(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,7 +135,10 @@ pub enum MiddlewareError {
 
 impl MiddlewareError {
     fn invalid(name: &str, message: impl Into<String>) -> Self {
-        MiddlewareError::Invalid { name: name.to_owned(), message: message.into() }
+        MiddlewareError::Invalid {
+            name: name.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -146,7 +151,10 @@ pub struct ChainCompiler<'a> {
 
 impl<'a> ChainCompiler<'a> {
     pub fn new(config: &'a BTreeMap<String, Middleware>) -> Self {
-        ChainCompiler { config, compiled: HashMap::new() }
+        ChainCompiler {
+            config,
+            compiled: HashMap::new(),
+        }
     }
 
     /// The chain of a router's middleware list, or the first middleware that cannot be used.
@@ -177,7 +185,10 @@ impl<'a> ChainCompiler<'a> {
         if visiting.iter().any(|seen| seen == name) {
             let mut path = visiting.clone();
             path.push(name.to_owned());
-            return Err(MiddlewareError::Recursion { name: name.to_owned(), path: path.join(" -> ") });
+            return Err(MiddlewareError::Recursion {
+                name: name.to_owned(),
+                path: path.join(" -> "),
+            });
         }
         visiting.push(name.to_owned());
         let result = self.compile(name, middleware, visiting);
@@ -192,9 +203,10 @@ impl<'a> ChainCompiler<'a> {
         middleware: &Middleware,
         visiting: &mut Vec<String>,
     ) -> Result<Vec<Arc<Step>>, MiddlewareError> {
-        let kind = middleware
-            .kind()
-            .map_err(|source| MiddlewareError::Kind { name: name.to_owned(), source })?;
+        let kind = middleware.kind().map_err(|source| MiddlewareError::Kind {
+            name: name.to_owned(),
+            source,
+        })?;
         let step = match kind {
             MiddlewareKind::Chain(chain) => {
                 let mut steps = Vec::with_capacity(chain.middlewares.len());
@@ -225,7 +237,9 @@ impl<'a> ChainCompiler<'a> {
                          supported yet (CORS and security headers are not)",
                     ));
                 }
-                Step::Headers(CustomHeaders::new(cfg).map_err(|m| MiddlewareError::invalid(name, m))?)
+                Step::Headers(
+                    CustomHeaders::new(cfg).map_err(|m| MiddlewareError::invalid(name, m))?,
+                )
             }
             MiddlewareKind::RedirectScheme(cfg) => Step::RedirectScheme(
                 RedirectScheme::new(cfg).map_err(|m| MiddlewareError::invalid(name, m))?,
@@ -254,7 +268,10 @@ mod tests {
     }
 
     fn request(uri: &str) -> Request<Body> {
-        Request::get(uri).header("host", "example.com").body(crate::body::empty()).unwrap()
+        Request::get(uri)
+            .header("host", "example.com")
+            .body(crate::body::empty())
+            .unwrap()
     }
 
     const CX: StepContext = StepContext { tls: false };
@@ -275,7 +292,9 @@ both: {chain: {middlewares: [strip, prefix]}}
         assert!(matches!(chain.on_request(&mut req, CX), Flow::Continue));
         assert_eq!(req.uri().to_string(), "/v2/users?x=1");
         // Reversed order gives a different result: order matters.
-        let chain = compiler.chain(&["prefix".to_owned(), "strip".to_owned()]).unwrap();
+        let chain = compiler
+            .chain(&["prefix".to_owned(), "strip".to_owned()])
+            .unwrap();
         let mut req = request("/api/users");
         let _ = chain.on_request(&mut req, CX);
         assert_eq!(req.uri().path(), "/v2/api/users");
@@ -293,9 +312,16 @@ two: {addPrefix: {prefix: /a}, replacePath: {path: /b}}
         let err = compiler.chain(&["missing".to_owned()]).unwrap_err();
         assert_eq!(err.to_string(), "middleware `missing` does not exist");
         let err = compiler.chain(&["auth".to_owned()]).unwrap_err();
-        assert_eq!(err.to_string(), "middleware `auth`: middleware type basicAuth not supported yet");
+        assert_eq!(
+            err.to_string(),
+            "middleware `auth`: middleware type basicAuth not supported yet"
+        );
         let err = compiler.chain(&["two".to_owned()]).unwrap_err();
-        assert!(err.to_string().contains("multi-types middleware not supported"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("multi-types middleware not supported"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -305,7 +331,9 @@ two: {addPrefix: {prefix: /a}, replacePath: {path: /b}}
             config.insert(
                 name.to_owned(),
                 cfg::Middleware {
-                    chain: Some(Chain { middlewares: vec![next.to_owned()] }),
+                    chain: Some(Chain {
+                        middlewares: vec![next.to_owned()],
+                    }),
                     ..cfg::Middleware::default()
                 },
             );
@@ -326,22 +354,32 @@ prefix: {addPrefix: {prefix: /never}}
 ",
         );
         let mut compiler = ChainCompiler::new(&config);
-        let chain =
-            compiler.chain(&["hdr".to_owned(), "https".to_owned(), "prefix".to_owned()]).unwrap();
+        let chain = compiler
+            .chain(&["hdr".to_owned(), "https".to_owned(), "prefix".to_owned()])
+            .unwrap();
         let mut req = request("/a");
         let Flow::Respond(res) = chain.on_request(&mut req, CX) else {
             panic!("expected a redirect");
         };
         assert_eq!(res.status(), 302);
         assert_eq!(res.headers()["location"], "https://example.com/a");
-        assert_eq!(res.headers()["x-seen"], "yes", "earlier steps' response phase ran");
+        assert_eq!(
+            res.headers()["x-seen"],
+            "yes",
+            "earlier steps' response phase ran"
+        );
         assert_eq!(req.uri().path(), "/a", "later steps did not run");
     }
 
     #[test]
     fn headers_beyond_custom_ones_are_reported_not_ignored() {
         let config = middlewares("sec: {headers: {frameDeny: true}}");
-        let err = ChainCompiler::new(&config).chain(&["sec".to_owned()]).unwrap_err();
-        assert!(err.to_string().contains("only customRequestHeaders"), "{err}");
+        let err = ChainCompiler::new(&config)
+            .chain(&["sec".to_owned()])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("only customRequestHeaders"),
+            "{err}"
+        );
     }
 }

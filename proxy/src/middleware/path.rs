@@ -21,9 +21,14 @@ pub struct AddPrefix {
 impl AddPrefix {
     pub fn new(cfg: &cfg::AddPrefix) -> Result<Self, String> {
         if !cfg.prefix.starts_with('/') {
-            return Err(format!("addPrefix.prefix `{}` must start with `/`", cfg.prefix));
+            return Err(format!(
+                "addPrefix.prefix `{}` must start with `/`",
+                cfg.prefix
+            ));
         }
-        Ok(AddPrefix { prefix: cfg.prefix.trim_end_matches('/').to_owned() })
+        Ok(AddPrefix {
+            prefix: cfg.prefix.trim_end_matches('/').to_owned(),
+        })
     }
 
     pub fn apply(&self, req: &mut Request<Body>) {
@@ -39,13 +44,18 @@ pub struct StripPrefix {
 
 impl StripPrefix {
     pub fn new(cfg: &cfg::StripPrefix) -> Self {
-        StripPrefix { prefixes: cfg.prefixes.clone() }
+        StripPrefix {
+            prefixes: cfg.prefixes.clone(),
+        }
     }
 
     /// Removes the first prefix the path starts with and records it in `X-Forwarded-Prefix`.
     pub fn apply(&self, req: &mut Request<Body>) {
         let path = req.uri().path();
-        let Some(prefix) = self.prefixes.iter().find(|p| !p.is_empty() && path.starts_with(p.as_str()))
+        let Some(prefix) = self
+            .prefixes
+            .iter()
+            .find(|p| !p.is_empty() && path.starts_with(p.as_str()))
         else {
             return;
         };
@@ -101,7 +111,9 @@ pub struct ReplacePath {
 
 impl ReplacePath {
     pub fn new(cfg: &cfg::ReplacePath) -> Self {
-        ReplacePath { path: cfg.path.clone() }
+        ReplacePath {
+            path: cfg.path.clone(),
+        }
     }
 
     pub fn apply(&self, req: &mut Request<Body>) {
@@ -120,7 +132,10 @@ impl ReplacePathRegex {
     pub fn new(cfg: &cfg::ReplacePathRegex) -> Result<Self, String> {
         let regex = Regex::new(&cfg.regex)
             .map_err(|err| format!("replacePathRegex `{}`: {err}", cfg.regex))?;
-        Ok(ReplacePathRegex { regex, replacement: cfg.replacement.clone() })
+        Ok(ReplacePathRegex {
+            regex,
+            replacement: cfg.replacement.clone(),
+        })
     }
 
     pub fn apply(&self, req: &mut Request<Body>) {
@@ -128,7 +143,10 @@ impl ReplacePathRegex {
         if !self.regex.is_match(path) {
             return;
         }
-        let replaced = self.regex.replace_all(path, self.replacement.as_str()).into_owned();
+        let replaced = self
+            .regex
+            .replace_all(path, self.replacement.as_str())
+            .into_owned();
         remember_original_path(req);
         set_path(req, &replaced);
     }
@@ -191,11 +209,17 @@ mod tests {
 
     #[test]
     fn add_prefix_keeps_query_and_authority() {
-        let step = AddPrefix::new(&cfg::AddPrefix { prefix: "/api".into() }).unwrap();
+        let step = AddPrefix::new(&cfg::AddPrefix {
+            prefix: "/api".into(),
+        })
+        .unwrap();
         let mut req = request("http://example.com/users?id=1");
         step.apply(&mut req);
         assert_eq!(req.uri().to_string(), "http://example.com/api/users?id=1");
-        let err = AddPrefix::new(&cfg::AddPrefix { prefix: "api".into() }).unwrap_err();
+        let err = AddPrefix::new(&cfg::AddPrefix {
+            prefix: "api".into(),
+        })
+        .unwrap_err();
         assert!(err.contains("must start with `/`"), "{err}");
     }
 
@@ -235,13 +259,17 @@ mod tests {
         step.apply(&mut req);
         assert_eq!(req.uri().path(), "/items/v1");
 
-        let err = StripPrefixRegex::new(&cfg::StripPrefixRegex { regex: vec!["(".into()] });
+        let err = StripPrefixRegex::new(&cfg::StripPrefixRegex {
+            regex: vec!["(".into()],
+        });
         assert!(err.unwrap_err().contains("stripPrefixRegex `(`"));
     }
 
     #[test]
     fn replace_path_keeps_the_original_in_a_header() {
-        let step = ReplacePath::new(&cfg::ReplacePath { path: "/health".into() });
+        let step = ReplacePath::new(&cfg::ReplacePath {
+            path: "/health".into(),
+        });
         let mut req = request("/anything?q=1");
         step.apply(&mut req);
         assert_eq!(req.uri().to_string(), "/health?q=1");

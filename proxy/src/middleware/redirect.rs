@@ -24,8 +24,14 @@ impl RedirectScheme {
         if scheme.is_empty() {
             return Err("redirectScheme.scheme is required".to_owned());
         }
-        if !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
-            return Err(format!("redirectScheme.scheme `{}` is not a URL scheme", cfg.scheme));
+        if !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return Err(format!(
+                "redirectScheme.scheme `{}` is not a URL scheme",
+                cfg.scheme
+            ));
         }
         let port = match cfg.port.as_str() {
             "" => None,
@@ -35,7 +41,11 @@ impl RedirectScheme {
             ),
         };
         let port = port.filter(|port| default_port(&scheme) != Some(*port));
-        Ok(RedirectScheme { scheme, port, permanent: cfg.permanent })
+        Ok(RedirectScheme {
+            scheme,
+            port,
+            permanent: cfg.permanent,
+        })
     }
 
     pub fn apply(&self, req: &Request<Body>, cx: StepContext) -> Flow {
@@ -67,7 +77,11 @@ impl RedirectRegex {
     pub fn new(cfg: &cfg::RedirectRegex) -> Result<Self, String> {
         let regex = Regex::new(&cfg.regex)
             .map_err(|err| format!("redirectRegex.regex `{}`: {err}", cfg.regex))?;
-        Ok(RedirectRegex { regex, replacement: cfg.replacement.clone(), permanent: cfg.permanent })
+        Ok(RedirectRegex {
+            regex,
+            replacement: cfg.replacement.clone(),
+            permanent: cfg.permanent,
+        })
     }
 
     /// Matches the full request URL (`scheme://host[:port]/path?query`).
@@ -91,7 +105,11 @@ impl RedirectRegex {
 }
 
 fn request_scheme(req: &Request<Body>, cx: StepContext) -> &'static str {
-    if cx.tls || req.uri().scheme_str() == Some("https") { "https" } else { "http" }
+    if cx.tls || req.uri().scheme_str() == Some("https") {
+        "https"
+    } else {
+        "http"
+    }
 }
 
 fn request_authority(req: &Request<Body>) -> &str {
@@ -138,14 +156,20 @@ mod tests {
     use super::*;
 
     fn request(method: Method, host: &str, uri: &str) -> Request<Body> {
-        Request::builder().method(method).uri(uri).header("host", host).body(body::empty()).unwrap()
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", host)
+            .body(body::empty())
+            .unwrap()
     }
 
     fn location(flow: Flow) -> (StatusCode, String) {
         match flow {
-            Flow::Respond(res) => {
-                (res.status(), res.headers()[LOCATION].to_str().unwrap().to_owned())
-            }
+            Flow::Respond(res) => (
+                res.status(),
+                res.headers()[LOCATION].to_str().unwrap().to_owned(),
+            ),
             Flow::Continue => panic!("expected a redirect"),
         }
     }
@@ -164,10 +188,16 @@ mod tests {
         let req = request(Method::GET, "example.com:80", "/a?b=c");
         assert_eq!(
             location(step.apply(&req, PLAIN)),
-            (StatusCode::MOVED_PERMANENTLY, "https://example.com/a?b=c".into())
+            (
+                StatusCode::MOVED_PERMANENTLY,
+                "https://example.com/a?b=c".into()
+            )
         );
         let post = request(Method::POST, "example.com", "/form");
-        assert_eq!(location(step.apply(&post, PLAIN)).0, StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            location(step.apply(&post, PLAIN)).0,
+            StatusCode::PERMANENT_REDIRECT
+        );
         // Already on https: no loop.
         let req = request(Method::GET, "example.com", "/a");
         assert!(matches!(step.apply(&req, TLS), Flow::Continue));
@@ -184,7 +214,10 @@ mod tests {
         let req = request(Method::PUT, "example.com:8000", "/x");
         assert_eq!(
             location(step.apply(&req, PLAIN)),
-            (StatusCode::TEMPORARY_REDIRECT, "https://example.com:8443/x".into())
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                "https://example.com:8443/x".into()
+            )
         );
         let bad = RedirectScheme::new(&cfg::RedirectScheme {
             scheme: "https".into(),
@@ -211,6 +244,12 @@ mod tests {
         );
         let other = request(Method::GET, "other", "/foo");
         assert!(matches!(step.apply(&other, PLAIN), Flow::Continue));
-        assert!(RedirectRegex::new(&cfg::RedirectRegex { regex: "(".into(), ..Default::default() }).is_err());
+        assert!(
+            RedirectRegex::new(&cfg::RedirectRegex {
+                regex: "(".into(),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

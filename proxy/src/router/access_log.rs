@@ -48,7 +48,11 @@ impl AccessLogEntry {
             client_addr: conn.client_addr.to_string(),
             request_method: req.method().to_string(),
             request_host: host.to_owned(),
-            request_path: req.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_owned(),
+            request_path: req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned(),
             request_protocol: format!("{:?}", req.version()),
             router_name: route.name.to_string(),
             service_name: route.service_name.to_string(),
@@ -101,7 +105,11 @@ impl AccessLog {
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let receiver = self.receiver.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let receiver = self
+            .receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let Some(mut receiver) = receiver else {
             return;
         };

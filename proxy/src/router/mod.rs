@@ -48,7 +48,10 @@ pub struct RouterTable {
 
 impl RouterTable {
     pub fn empty() -> Self {
-        RouterTable { plain: HttpRouterIndex::new(Vec::new()), tls: HttpRouterIndex::new(Vec::new()) }
+        RouterTable {
+            plain: HttpRouterIndex::new(Vec::new()),
+            tls: HttpRouterIndex::new(Vec::new()),
+        }
     }
 }
 
@@ -84,10 +87,18 @@ pub async fn dispatch(
         return plain_response(StatusCode::NOT_FOUND, "404 page not found\n");
     };
     let mut req = Request::from_parts(parts, body);
-    let log_entry = route.access_log.then(|| AccessLogEntry::start(&req, conn, &route));
-    let timer = RequestTimer::start(route.router_counters.as_ref(), route.service_counters.as_ref());
+    let log_entry = route
+        .access_log
+        .then(|| AccessLogEntry::start(&req, conn, &route));
+    let timer = RequestTimer::start(
+        route.router_counters.as_ref(),
+        route.service_counters.as_ref(),
+    );
 
-    let response = match route.chain.on_request(&mut req, StepContext { tls: conn.tls }) {
+    let response = match route
+        .chain
+        .on_request(&mut req, StepContext { tls: conn.tls })
+    {
         Flow::Respond(response) => response,
         Flow::Continue => {
             let cx = RequestContext {

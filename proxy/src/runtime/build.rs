@@ -11,6 +11,7 @@ use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
 use crate::router::{Route, RouterTable};
 use crate::rule::{HttpRouterIndex, IndexEntry, MAX_USER_PRIORITY, parse_http};
 use crate::service::{ServiceBuildError, Services};
+use crate::tls::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 
 /// One configuration, compiled: what the request path reads through the arc-swap.
 pub struct Generation {
@@ -20,6 +21,8 @@ pub struct Generation {
     pub(crate) tables: Box<[Arc<RouterTable>]>,
     pub services: Arc<Services>,
     pub report: Arc<ApplyReport>,
+    /// Certificates and TLS options, swapped together with the routers that use them.
+    pub tls: Arc<TlsGeneration>,
 }
 
 impl Generation {
@@ -29,9 +32,12 @@ impl Generation {
         Generation {
             number: 0,
             config: Arc::new(Config::default()),
-            tables: (0..entry_points).map(|_| Arc::new(RouterTable::empty())).collect(),
+            tables: (0..entry_points)
+                .map(|_| Arc::new(RouterTable::empty()))
+                .collect(),
             services: Arc::new(services),
             report: Arc::new(ApplyReport::default()),
+            tls: Arc::new(TlsGeneration::empty(entry_points)),
         }
     }
 }
@@ -49,15 +55,26 @@ type EntryPointRoutes = (Vec<IndexEntry<Arc<Route>>>, Vec<IndexEntry<Arc<Route>>
 
 pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
     let started = Instant::now();
-    let BuildInput { static_config, config, number, previous, counters } = input;
+    let BuildInput {
+        static_config,
+        config,
+        number,
+        previous,
+        counters,
+    } = input;
     let http = &config.http;
 
     let (services, service_errors) = Services::build(http, Some(&previous.services));
-    eprintln!("TIMING services {:?}", started.elapsed());
-    let service_errors: HashMap<&str, &ServiceBuildError> =
-        service_errors.iter().map(|err| (err.service.as_str(), err)).collect();
+    let service_errors: HashMap<&str, &ServiceBuildError> = service_errors
+        .iter()
+        .map(|err| (err.service.as_str(), err))
+        .collect();
 
-    let entry_point_names: Vec<&str> = static_config.entry_points.keys().map(String::as_str).collect();
+    let entry_point_names: Vec<&str> = static_config
+        .entry_points
+        .keys()
+        .map(String::as_str)
+        .collect();
     let http_entry_points: Vec<&str> = static_config
         .entry_points
         .iter()
@@ -65,12 +82,14 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         .map(|(name, _)| name.as_str())
         .collect();
 
-    let mut per_entry_point: Vec<EntryPointRoutes> =
-        entry_point_names.iter().map(|_| (Vec::new(), Vec::new())).collect();
+    let mut per_entry_point: Vec<EntryPointRoutes> = entry_point_names
+        .iter()
+        .map(|_| (Vec::new(), Vec::new()))
+        .collect();
     let mut chains = ChainCompiler::new(&http.middlewares);
     let mut router_reports = BTreeMap::new();
+    let mut tls_builder = TlsBuilder::new(&config.tls, entry_point_names.len(), Some(&previous.tls));
 
-    let mut parse_time = std::time::Duration::ZERO;
     for (name, router) in &http.routers {
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
@@ -82,7 +101,6 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
             &mut warnings,
             &mut problems,
         );
-        let parse_started = Instant::now();
         let rule = match router.rule.trim() {
             "" => {
                 problems.push(Problem::new("InvalidRule", "empty rule"));
@@ -91,24 +109,32 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
             source => match parse_http(source) {
                 Ok(rule) => Some(rule),
                 Err(err) => {
-                    problems.push(Problem::new("InvalidRule", format!("rule `{source}`: {err}")));
+                    problems.push(Problem::new(
+                        "InvalidRule",
+                        format!("rule `{source}`: {err}"),
+                    ));
                     None
                 }
             },
         };
-        parse_time += parse_started.elapsed();
         if router.priority > MAX_USER_PRIORITY {
             problems.push(Problem::new(
                 "PriorityTooLarge",
-                format!("priority {} is above the maximum {MAX_USER_PRIORITY}", router.priority),
+                format!(
+                    "priority {} is above the maximum {MAX_USER_PRIORITY}",
+                    router.priority
+                ),
             ));
         }
-        if router.tls.is_some() {
-            // Entry points do not terminate TLS yet: say so instead of never matching.
-            problems.push(Problem::new(
-                "TlsNotServed",
-                "TLS routers are not served yet: entry points do not terminate TLS",
-            ));
+        if let Some(router_tls) = &router.tls {
+            problems.extend(tls_builder.router_problem(&router_tls.options));
+            // Hosts pick the TLS option at handshake time, even for a router not served.
+            let slots = entry_points.iter().filter_map(|ep| entry_point_names.iter().position(|n| n == ep));
+            for slot in slots.filter(|_| rule.is_some()) {
+                let hosts = rule.as_ref().map(|rule| rule.hosts().to_vec()).unwrap_or_default();
+                let options = router_tls.options.clone();
+                tls_builder.claim(slot, TlsRouterHosts { router: name.clone(), hosts, options });
+            }
         }
         let service = resolve_service(router, http, &services, &service_errors, &mut problems);
         let chain = match chains.chain(&router.middlewares) {
@@ -131,25 +157,42 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
             // The rule moves into the last entry point's index; only extra ones clone it.
             let mut rule = Some(rule);
             for (i, slot) in slots.iter().enumerate() {
-                let rule = if i + 1 == slots.len() { rule.take() } else { rule.clone() };
+                let rule = if i + 1 == slots.len() {
+                    rule.take()
+                } else {
+                    rule.clone()
+                };
                 let Some(rule) = rule else { continue };
-                let entry = IndexEntry { name: name.clone(), rule, priority, value: Arc::clone(&route) };
+                let entry = IndexEntry {
+                    name: name.clone(),
+                    rule,
+                    priority,
+                    value: Arc::clone(&route),
+                };
                 let (plain, tls) = &mut per_entry_point[*slot];
-                if router.tls.is_some() { tls.push(entry) } else { plain.push(entry) }
+                if router.tls.is_some() {
+                    tls.push(entry)
+                } else {
+                    plain.push(entry)
+                }
             }
         }
-        router_reports.insert(name.clone(), ObjectReport::from_problems(problems, warnings));
+        router_reports.insert(
+            name.clone(),
+            ObjectReport::from_problems(problems, warnings),
+        );
     }
 
-    eprintln!("TIMING routers {:?} parse {parse_time:?}", started.elapsed());
     let tables = per_entry_point
         .into_iter()
         .map(|(plain, tls)| {
-            Arc::new(RouterTable { plain: HttpRouterIndex::new(plain), tls: HttpRouterIndex::new(tls) })
+            Arc::new(RouterTable {
+                plain: HttpRouterIndex::new(plain),
+                tls: HttpRouterIndex::new(tls),
+            })
         })
         .collect();
 
-    eprintln!("TIMING index {:?}", started.elapsed());
     let middleware_reports = http
         .middlewares
         .keys()
@@ -169,13 +212,26 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
                 Some(err) => vec![Problem::new("ServiceInvalid", err.reason.to_string())],
                 None => Vec::new(),
             };
-            (name.clone(), ObjectReport::from_problems(problems, Vec::new()))
+            (
+                name.clone(),
+                ObjectReport::from_problems(problems, Vec::new()),
+            )
         })
         .collect();
 
-    eprintln!("TIMING reports {:?}", started.elapsed());
+    let (tls, tls_warnings) = tls_builder.finish();
+    for (router, warning) in tls_warnings {
+        if let Some(report) = router_reports.get_mut(&router) {
+            let mut warnings = std::mem::take(&mut report.warnings);
+            warnings.push(warning);
+            *report = ObjectReport::from_problems(std::mem::take(&mut report.errors), warnings);
+        }
+    }
+
     let router_names: BTreeSet<&str> = http.routers.keys().map(String::as_str).collect();
-    counters.retain(&|name| router_names.contains(name), &|name| http.services.contains_key(name));
+    counters.retain(&|name| router_names.contains(name), &|name| {
+        http.services.contains_key(name)
+    });
 
     let report = ApplyReport {
         generation: number,
@@ -190,6 +246,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         tables,
         services: Arc::new(services),
         report: Arc::new(report),
+        tls: Arc::new(tls),
     }
 }
 
@@ -202,7 +259,10 @@ fn resolve_entry_points<'a>(
 ) -> Vec<&'a str> {
     if router.entry_points.is_empty() {
         if http_entry_points.is_empty() {
-            problems.push(Problem::new("NoValidEntryPoint", "no TCP entry point is configured"));
+            problems.push(Problem::new(
+                "NoValidEntryPoint",
+                "no TCP entry point is configured",
+            ));
         }
         return http_entry_points.to_vec();
     }
@@ -221,7 +281,10 @@ fn resolve_entry_points<'a>(
         }
     }
     if valid.is_empty() {
-        problems.push(Problem::new("NoValidEntryPoint", "no valid entry point for this router"));
+        problems.push(Problem::new(
+            "NoValidEntryPoint",
+            "no valid entry point for this router",
+        ));
     }
     valid
 }
@@ -239,16 +302,25 @@ fn resolve_service(
         return None;
     }
     if !http.services.contains_key(name) {
-        problems.push(Problem::new("ServiceNotFound", format!("service `{name}` does not exist")));
+        problems.push(Problem::new(
+            "ServiceNotFound",
+            format!("service `{name}` does not exist"),
+        ));
         return None;
     }
     if let Some(err) = service_errors.get(name) {
-        problems.push(Problem::new("ServiceInvalid", format!("service `{name}`: {}", err.reason)));
+        problems.push(Problem::new(
+            "ServiceInvalid",
+            format!("service `{name}`: {}", err.reason),
+        ));
         return None;
     }
     let service = services.get(name);
     if service.is_none() {
-        problems.push(Problem::new("ServiceInvalid", format!("service `{name}` could not be built")));
+        problems.push(Problem::new(
+            "ServiceInvalid",
+            format!("service `{name}` could not be built"),
+        ));
     }
     service
 }
@@ -273,7 +345,9 @@ fn make_route(
 ) -> Arc<Route> {
     let observability = router.observability.as_ref();
     let metrics = observability.and_then(|o| o.metrics).unwrap_or(true);
-    let access_log = observability.and_then(|o| o.access_logs).unwrap_or(static_config.access_logs);
+    let access_log = observability
+        .and_then(|o| o.access_logs)
+        .unwrap_or(static_config.access_logs);
     Arc::new(Route {
         name: Arc::from(name),
         service_name: Arc::from(router.service.as_str()),

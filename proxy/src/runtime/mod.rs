@@ -51,8 +51,11 @@ impl Proxy {
     /// A proxy serving nothing yet (every request is a 404 until the first apply). Must be
     /// created inside a tokio runtime.
     pub fn new(static_config: StaticConfig) -> Proxy {
-        let entry_point_names: Vec<Arc<str>> =
-            static_config.entry_points.keys().map(|name| Arc::from(name.as_str())).collect();
+        let entry_point_names: Vec<Arc<str>> = static_config
+            .entry_points
+            .keys()
+            .map(|name| Arc::from(name.as_str()))
+            .collect();
         let empty = Generation::empty(entry_point_names.len());
         Proxy {
             shared: Arc::new(Shared {
@@ -72,7 +75,11 @@ impl Proxy {
     /// out and reported; everything valid is served. Must be called inside a tokio runtime
     /// (health checks start here).
     pub fn apply(&self, config: Config) -> Arc<ApplyReport> {
-        let _serialised = self.shared.apply_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _serialised = self
+            .shared
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let previous = self.shared.current.load_full();
         let generation = build::build_generation(build::BuildInput {
             static_config: &self.shared.static_config,
@@ -118,12 +125,20 @@ impl Proxy {
 
     /// Lets `/api/status` serve what `source` returns (the operator's per-object conditions).
     pub fn set_status_source(&self, source: StatusSource) {
-        *self.shared.status_source.write().unwrap_or_else(|p| p.into_inner()) = Some(source);
+        *self
+            .shared
+            .status_source
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(source);
     }
 
     /// Where the entry points and the admin API listen, once started.
     pub fn bound_addresses(&self) -> BoundAddresses {
-        self.shared.bound.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .bound
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Access log entries lost because the writer fell behind.

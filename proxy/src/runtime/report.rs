@@ -22,14 +22,18 @@ pub struct Problem {
     /// CamelCase reason, stable for the operator to map: `InvalidRule`, `ServiceNotFound`,
     /// `ServiceInvalid`, `MiddlewareNotFound`, `MiddlewareInvalid`, `UnsupportedMiddleware`,
     /// `UnknownEntryPoint`, `NoValidEntryPoint`, `PriorityTooLarge`, `NoService`,
-    /// `TlsNotServed`, `InvalidSpec`.
+    /// `TLSOptionNotFound`, `RefInvalid` (TLS option invalid), `TLSOptionsConflict` and
+    /// `UnsupportedValue` (TLS option not applicable; warnings), `InvalidSpec`.
     pub reason: &'static str,
     pub message: String,
 }
 
 impl Problem {
     pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
-        Problem { reason, message: message.into() }
+        Problem {
+            reason,
+            message: message.into(),
+        }
     }
 }
 
@@ -52,7 +56,11 @@ impl ObjectReport {
         } else {
             ObjectStatus::Enabled
         };
-        ObjectReport { status, errors, warnings }
+        ObjectReport {
+            status,
+            errors,
+            warnings,
+        }
     }
 }
 
@@ -85,8 +93,14 @@ impl ApplyReport {
 
     /// Counts for the overview: (total, warnings, errors).
     pub fn tally(map: &BTreeMap<String, ObjectReport>) -> (usize, usize, usize) {
-        let warnings = map.values().filter(|r| r.status == ObjectStatus::Warning).count();
-        let errors = map.values().filter(|r| r.status == ObjectStatus::Disabled).count();
+        let warnings = map
+            .values()
+            .filter(|r| r.status == ObjectStatus::Warning)
+            .count();
+        let errors = map
+            .values()
+            .filter(|r| r.status == ObjectStatus::Disabled)
+            .count();
         (map.len(), warnings, errors)
     }
 }

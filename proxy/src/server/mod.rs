@@ -91,13 +91,21 @@ impl Proxy {
                 tracing::warn!(entry_point = %name, "UDP entry points are not served yet");
                 continue;
             }
-            let listener = TcpListener::bind(entry_point.address).await.map_err(|source| {
-                ServeError::Bind { name: name.clone(), address: entry_point.address, source }
-            })?;
+            let listener = TcpListener::bind(entry_point.address)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    name: name.clone(),
+                    address: entry_point.address,
+                    source,
+                })?;
             let local = listener.local_addr().unwrap_or(entry_point.address);
             tracing::info!(entry_point = %name, address = %local, "listening");
             addresses.entry_points.insert(name.clone(), local);
-            tasks.push(tokio::spawn(accept_loop(listener, Arc::clone(shared), slot)));
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                Arc::clone(shared),
+                slot,
+            )));
         }
         if let Some(address) = shared.static_config.admin_address {
             let listener = TcpListener::bind(address)
@@ -128,7 +136,10 @@ impl Proxy {
                     .append(true)
                     .open(path)
                     .await
-                    .map_err(|source| ServeError::AccessLog { path: path.display().to_string(), source })?;
+                    .map_err(|source| ServeError::AccessLog {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
                 log.spawn_writer(file);
             }
         }
@@ -149,28 +160,42 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let connection = Arc::new(Connection {
-            client_addr,
-            entry_point: Arc::clone(&shared.entry_point_names[slot]),
-            tls: false,
-        });
         let shared = Arc::clone(&shared);
         let builder = Arc::clone(&builder);
         tokio::spawn(async move {
+            // Plain or TLS is told by the first byte; TLS uses the certificates and options
+            // of the generation current when the handshake starts.
+            let tls = Arc::clone(&shared.current.load().tls);
+            let Some(accepted) = tls.accept(slot, stream).await else { return };
+            drop(tls);
+            let tls_option = accepted.tls_option.clone();
+            let connection = Arc::new(Connection {
+                client_addr,
+                entry_point: Arc::clone(&shared.entry_point_names[slot]),
+                tls: accepted.is_tls(),
+            });
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 // One atomic load per request; the request keeps its generation to the end.
                 let generation = shared.current.load_full();
                 let shared = Arc::clone(&shared);
                 let connection = Arc::clone(&connection);
+                let tls_option = tls_option.clone();
                 async move {
+                    if let Some(response) =
+                        crate::tls::misdirected(&generation.tls, slot, tls_option.as_deref(), &req)
+                    {
+                        return Ok(response);
+                    }
                     let table = &generation.tables[slot];
                     let response =
-                        dispatch(table, req.map(body::boxed), &connection, &shared.access_log).await;
+                        dispatch(table, req.map(body::boxed), &connection, &shared.access_log)
+                            .await;
                     Ok::<_, Infallible>(response)
                 }
             });
-            if let Err(err) =
-                builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await
+            if let Err(err) = builder
+                .serve_connection_with_upgrades(TokioIo::new(accepted.io), service)
+                .await
             {
                 tracing::debug!(client = %client_addr, error = %err, "connection ended with an error");
             }

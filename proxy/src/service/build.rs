@@ -375,6 +375,25 @@ impl Builder<'_> {
         }))
     }
 
+    /// The configured transport a reference names; `None` for the built-in default.
+    fn transport_config(
+        &self,
+        reference: &str,
+        service: &str,
+    ) -> Result<Option<(&str, &ServersTransport)>, ServiceErrorReason> {
+        let transports = &self.config.servers_transports;
+        if let Some((name, config)) = transports.get_key_value(reference) {
+            return Ok(Some((name.as_str(), config)));
+        }
+        if matches!(reference, "" | "default" | "default@internal") {
+            return Ok(None);
+        }
+        qualify(reference, service)
+            .and_then(|qualified| transports.get_key_value(qualified.as_str()))
+            .map(|(name, config)| Some((name.as_str(), config)))
+            .ok_or_else(|| ServiceErrorReason::TransportNotFound(reference.to_owned()))
+    }
+
     /// The transport named by a load balancer: built once per generation, reused from the
     /// previous one when its configuration did not change (keeping warm connections).
     fn transport(
@@ -383,21 +402,10 @@ impl Builder<'_> {
         service: &str,
     ) -> Result<Arc<Transport>, ServiceErrorReason> {
         let default = ServersTransport::default();
-        let (key, config) =
-            if reference.is_empty() || reference == "default" || reference == "default@internal" {
-                match self.config.servers_transports.get(reference) {
-                    Some(config) if !reference.is_empty() => (reference.to_owned(), config),
-                    _ => (String::new(), &default),
-                }
-            } else if let Some(config) = self.config.servers_transports.get(reference) {
-                (reference.to_owned(), config)
-            } else {
-                let qualified = qualify(reference, service)
-                    .filter(|qualified| self.config.servers_transports.contains_key(qualified))
-                    .ok_or_else(|| ServiceErrorReason::TransportNotFound(reference.to_owned()))?;
-                let config = &self.config.servers_transports[&qualified];
-                (qualified, config)
-            };
+        let (key, config) = match self.transport_config(reference, service)? {
+            Some((name, config)) => (name.to_owned(), config),
+            None => (String::new(), &default),
+        };
         if let Some(transport) = self.services.transports.get(&key) {
             return Ok(Arc::clone(transport));
         }

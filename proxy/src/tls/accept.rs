@@ -157,6 +157,21 @@ impl AsyncWrite for ClientIo {
     }
 }
 
+/// The domain fronting guard for one request on a TLS connection that negotiated option
+/// `negotiated`: a 421 when the request's host belongs to another option (reference §7.2.5),
+/// so a client cannot pass a strict option's checks by naming a lax host in its SNI.
+pub(crate) fn misdirected<B>(
+    tls: &TlsGeneration,
+    slot: usize,
+    negotiated: Option<&str>,
+    req: &http::Request<B>,
+) -> Option<http::Response<crate::body::Body>> {
+    let negotiated = negotiated?;
+    tls.is_misdirected(slot, negotiated, request_host(req)).then(|| {
+        crate::router::plain_response(http::StatusCode::MISDIRECTED_REQUEST, "421 Misdirected Request\n")
+    })
+}
+
 /// The host a request is for (`:authority` or `Host`), port and trailing dot removed, for
 /// the misdirected-request guard.
 pub(crate) fn request_host<B>(req: &http::Request<B>) -> Option<&str> {

@@ -23,6 +23,7 @@ mod sni;
 mod store;
 
 pub use accept::{AcceptedConnection, ClientIo};
+pub(crate) use accept::misdirected;
 pub use error::TlsError;
 pub use hello::{ClientHelloInfo, Rewind};
 pub use sni::{TlsBuilder, TlsGeneration, TlsRouterHosts};

@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn alpn_defaults_and_overrides() {
-        let store = Arc::new(CertificateStore::build(&Default::default()).unwrap());
+        let store = Arc::new(CertificateStore::build(&Default::default()));
         let config = server_config(&TlsOptions::default(), Arc::clone(&store)).unwrap();
         assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
         let options = TlsOptions { alpn_protocols: names(&["http/1.1"]), ..TlsOptions::default() };

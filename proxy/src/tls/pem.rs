@@ -8,8 +8,9 @@ use super::TlsError;
 
 /// The PEM bytes of `source`: the text itself when it holds a PEM block, else the file it names.
 pub(crate) fn read_source<'a>(source: &'a str, what: &'static str) -> Result<Cow<'a, [u8]>, TlsError> {
-    if source.trim_start().starts_with("-----BEGIN") {
-        return Ok(Cow::Borrowed(source.as_bytes()));
+    let trimmed = source.trim_start();
+    if trimmed.starts_with("-----BEGIN") {
+        return Ok(Cow::Borrowed(trimmed.as_bytes()));
     }
     std::fs::read(source).map(Cow::Owned).map_err(|err| TlsError::ReadFile {
         what,

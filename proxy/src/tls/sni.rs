@@ -75,11 +75,11 @@ impl TlsBuilder {
     /// Compiles the certificate store and every option. What did not change since `previous`
     /// is reused as is: no PEM is parsed again, and an unchanged option keeps its
     /// `ServerConfig` (and with it the session ticket keys, so clients can resume).
-    pub fn new(tls: &TlsConfig, entry_points: usize, previous: Option<&TlsGeneration>) -> Result<TlsBuilder, TlsError> {
+    pub fn new(tls: &TlsConfig, entry_points: usize, previous: Option<&TlsGeneration>) -> TlsBuilder {
         let reusable = previous.filter(|p| p.certificates == tls.certificates && p.stores == tls.stores);
         let store = match reusable {
             Some(previous) => Arc::clone(&previous.store),
-            None => Arc::new(CertificateStore::build(tls)?),
+            None => Arc::new(CertificateStore::build(tls)),
         };
         let mut sources = tls.options.clone();
         sources.entry(DEFAULT_OPTION.to_owned()).or_default();
@@ -105,7 +105,7 @@ impl TlsBuilder {
             }
             options.insert(name, CompiledOption { source, config });
         }
-        Ok(TlsBuilder {
+        TlsBuilder {
             generation: TlsGeneration {
                 certificates: tls.certificates.clone(),
                 stores: tls.stores.clone(),
@@ -114,7 +114,7 @@ impl TlsBuilder {
                 entry_points: Box::default(),
             },
             claims: (0..entry_points).map(|_| Vec::new()).collect(),
-        })
+        }
     }
 
     /// The error that keeps a router with `tls.options: name` from being served, if any.
@@ -210,8 +210,8 @@ fn resolve_claims(claims: Vec<TlsRouterHosts>, warnings: &mut Vec<(String, Probl
 
 impl TlsGeneration {
     /// No routers yet: every name gets the built-in `default` option.
-    pub fn empty(entry_points: usize) -> Result<TlsGeneration, TlsError> {
-        Ok(TlsBuilder::new(&TlsConfig::default(), entry_points, None)?.finish().0)
+    pub fn empty(entry_points: usize) -> TlsGeneration {
+        TlsBuilder::new(&TlsConfig::default(), entry_points, None).finish().0
     }
 
     /// The option name a server name gets on entry point `slot`.
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn hosts_pick_their_routers_option_and_everything_else_gets_default() {
-        let mut builder = TlsBuilder::new(&config(&[("strict", strict())]), 2, None).unwrap();
+        let mut builder = TlsBuilder::new(&config(&[("strict", strict())]), 2, None);
         builder.claim(0, claim("api", &["api.example.com", "*.internal.example.com"], "strict"));
         builder.claim(0, claim("web", &["www.example.com"], ""));
         let (tls, warnings) = builder.finish();
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn conflicting_options_on_one_host_fall_back_to_default_with_a_warning() {
-        let mut builder = TlsBuilder::new(&config(&[("strict", strict()), ("lax", TlsOptions::default())]), 1, None).unwrap();
+        let mut builder = TlsBuilder::new(&config(&[("strict", strict()), ("lax", TlsOptions::default())]), 1, None);
         builder.claim(0, claim("a", &["shared.example.com"], "strict"));
         builder.claim(0, claim("b", &["shared.example.com", "b.example.com"], "lax"));
         let (tls, warnings) = builder.finish();
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn an_option_without_hosts_is_not_applied() {
-        let mut builder = TlsBuilder::new(&config(&[("strict", strict())]), 1, None).unwrap();
+        let mut builder = TlsBuilder::new(&config(&[("strict", strict())]), 1, None);
         builder.claim(0, claim("catchall", &[], "strict"));
         let (_, warnings) = builder.finish();
         assert_eq!(warnings.len(), 1);
@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn unknown_and_invalid_options_disable_routers_and_refuse_their_hosts() {
         let broken = TlsOptions { cipher_suites: vec!["TLS_NOPE".into()], ..TlsOptions::default() };
-        let mut builder = TlsBuilder::new(&config(&[("broken", broken)]), 1, None).unwrap();
+        let mut builder = TlsBuilder::new(&config(&[("broken", broken)]), 1, None);
         let missing = builder.router_problem("missing").unwrap();
         assert_eq!(missing.reason, "TLSOptionNotFound");
         assert_eq!(missing.message, "TLS option `missing` does not exist");
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn an_invalid_default_option_falls_back_to_the_built_in_one() {
         let broken = TlsOptions { min_version: "VersionSSL3".into(), ..TlsOptions::default() };
-        let builder = TlsBuilder::new(&config(&[("default", broken)]), 1, None).unwrap();
+        let builder = TlsBuilder::new(&config(&[("default", broken)]), 1, None);
         assert!(builder.router_problem("").is_none());
         let (tls, _) = builder.finish();
         assert!(tls.server_config(0, None).is_some());
@@ -369,14 +369,14 @@ mod tests {
     #[test]
     fn unchanged_certificates_and_options_are_reused() {
         let tls_config = config(&[("strict", strict())]);
-        let (first, _) = TlsBuilder::new(&tls_config, 1, None).unwrap().finish();
-        let (second, _) = TlsBuilder::new(&tls_config, 1, Some(&first)).unwrap().finish();
+        let (first, _) = TlsBuilder::new(&tls_config, 1, None).finish();
+        let (second, _) = TlsBuilder::new(&tls_config, 1, Some(&first)).finish();
         assert!(Arc::ptr_eq(&first.store, &second.store));
         let config_of = |tls: &TlsGeneration| tls.option_config("strict").unwrap();
         assert!(Arc::ptr_eq(&config_of(&first), &config_of(&second)));
 
         let changed = config(&[("strict", TlsOptions { sni_strict: true, ..strict() })]);
-        let (third, _) = TlsBuilder::new(&changed, 1, Some(&second)).unwrap().finish();
+        let (third, _) = TlsBuilder::new(&changed, 1, Some(&second)).finish();
         assert!(Arc::ptr_eq(&second.store, &third.store));
         assert!(!Arc::ptr_eq(&config_of(&second), &config_of(&third)));
         assert!(Arc::ptr_eq(
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_misdirected_guard_compares_the_request_host_with_the_negotiated_option() {
-        let mut builder = TlsBuilder::new(&config(&[("strict", strict())]), 1, None).unwrap();
+        let mut builder = TlsBuilder::new(&config(&[("strict", strict())]), 1, None);
         builder.claim(0, claim("api", &["api.example.com"], "strict"));
         let (tls, _) = builder.finish();
         assert!(!tls.is_misdirected(0, "strict", Some("API.example.com")));

@@ -26,7 +26,8 @@ pub struct CertificateStore {
     exact: HashMap<Box<str>, Arc<CertifiedKey>>,
     /// Keyed by the suffix after `*.`.
     wildcard: HashMap<Box<str>, Arc<CertifiedKey>>,
-    default: Arc<CertifiedKey>,
+    /// `None` only if the generated certificate could not be made: unmatched names then fail.
+    default: Option<Arc<CertifiedKey>>,
     default_is_generated: bool,
     problems: Vec<String>,
 }
@@ -44,13 +45,13 @@ impl std::fmt::Debug for CertificateStore {
 impl CertificateStore {
     /// Loads the certificates of the `default` store. A certificate that cannot be loaded is
     /// left out and recorded in [`problems`](Self::problems); the others are served.
-    pub fn build(tls: &TlsConfig) -> Result<CertificateStore, TlsError> {
+    pub fn build(tls: &TlsConfig) -> CertificateStore {
         let provider = rustls::crypto::ring::default_provider();
         let mut store = CertificateStore {
             exact: HashMap::new(),
             wildcard: HashMap::new(),
-            default: generated_default()?,
-            default_is_generated: true,
+            default: None,
+            default_is_generated: false,
             problems: Vec::new(),
         };
         for (position, certificate) in tls.certificates.iter().enumerate() {
@@ -71,17 +72,26 @@ impl CertificateStore {
             tls.stores.get(DEFAULT_STORE).and_then(|store| store.default_certificate.as_ref());
         if let Some(pair) = configured_default {
             match load_pair(pair, &provider) {
-                Ok(key) => {
-                    store.default = Arc::new(key);
-                    store.default_is_generated = false;
-                }
+                Ok(key) => store.default = Some(Arc::new(key)),
                 Err(err) => {
                     tracing::warn!(error = %err, "default certificate skipped, serving the generated one");
                     store.problems.push(format!("tls.stores.default.defaultCertificate: {err}"));
                 }
             }
         }
-        Ok(store)
+        if store.default.is_none() {
+            match generated_default() {
+                Ok(key) => {
+                    store.default = Some(key);
+                    store.default_is_generated = true;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "no default certificate: unmatched server names will fail");
+                    store.problems.push(err.to_string());
+                }
+            }
+        }
+        store
     }
 
     fn insert(&mut self, key: Arc<CertifiedKey>) {
@@ -119,8 +129,8 @@ impl CertificateStore {
     }
 
     /// What a server name nothing covers gets (unless the option is `sniStrict`).
-    pub fn default_certificate(&self) -> &Arc<CertifiedKey> {
-        &self.default
+    pub fn default_certificate(&self) -> Option<&Arc<CertifiedKey>> {
+        self.default.as_ref()
     }
 
     /// Whether the default certificate is the generated one.
@@ -187,7 +197,7 @@ impl ResolvesServerCert for SniResolver {
             Some(key) => Some(Arc::clone(key)),
             // sniStrict: no certificate for this name (or no name) fails the handshake.
             None if self.strict => None,
-            None => Some(Arc::clone(&self.store.default)),
+            None => self.store.default.clone(),
         }
     }
 }
@@ -221,7 +231,7 @@ mod tests {
             ],
             ..TlsConfig::default()
         };
-        let store = CertificateStore::build(&tls).unwrap();
+        let store = CertificateStore::build(&tls);
         assert_eq!(store.names(), vec!["*.example.com", "api.example.com"]);
         let api = store.find("API.example.com.").unwrap();
         let web = store.find("web.example.com").unwrap();
@@ -238,7 +248,7 @@ mod tests {
             certificates: vec![certificate(&["other.example.com"], &["secondary"])],
             ..TlsConfig::default()
         };
-        let store = CertificateStore::build(&tls).unwrap();
+        let store = CertificateStore::build(&tls);
         assert!(store.find("other.example.com").is_none());
     }
 
@@ -250,7 +260,7 @@ mod tests {
             certificates: vec![broken, certificate(&["good.example.com"], &[])],
             ..TlsConfig::default()
         };
-        let store = CertificateStore::build(&tls).unwrap();
+        let store = CertificateStore::build(&tls);
         assert!(store.find("good.example.com").is_some());
         assert!(store.find("broken.example.com").is_none());
         assert_eq!(store.problems().len(), 1);
@@ -259,19 +269,19 @@ mod tests {
 
     #[test]
     fn the_default_store_certificate_replaces_the_generated_one() {
-        let generated = CertificateStore::build(&TlsConfig::default()).unwrap();
+        let generated = CertificateStore::build(&TlsConfig::default());
         assert!(generated.default_is_generated());
-        let again = CertificateStore::build(&TlsConfig::default()).unwrap();
-        assert!(same(generated.default_certificate(), again.default_certificate()), "generated once");
+        let again = CertificateStore::build(&TlsConfig::default());
+        assert!(same(generated.default_certificate().unwrap(), again.default_certificate().unwrap()), "generated once");
 
         let mut tls = TlsConfig::default();
         tls.stores.insert(
             "default".into(),
             TlsStore { default_certificate: Some(pair(&["fallback.example.com"])), ..TlsStore::default() },
         );
-        let configured = CertificateStore::build(&tls).unwrap();
+        let configured = CertificateStore::build(&tls);
         assert!(!configured.default_is_generated());
-        assert!(!same(configured.default_certificate(), generated.default_certificate()));
+        assert!(!same(configured.default_certificate().unwrap(), generated.default_certificate().unwrap()));
     }
 
     #[test]
@@ -284,7 +294,7 @@ mod tests {
                 ..TlsStore::default()
             },
         );
-        let store = CertificateStore::build(&tls).unwrap();
+        let store = CertificateStore::build(&tls);
         assert!(store.default_is_generated());
         assert!(store.problems()[0].contains("/nonexistent/cert.pem"), "{:?}", store.problems());
     }

@@ -42,9 +42,15 @@ async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
     proxy.apply_yaml(&config(&backend.url()));
     let client = http1_client();
     for _ in 0..3 {
-        assert_eq!(get(&client, proxy.web(), "app.test", "/").await.status, StatusCode::OK);
+        assert_eq!(
+            get(&client, proxy.web(), "app.test", "/").await.status,
+            StatusCode::OK
+        );
     }
-    assert_eq!(get(&client, proxy.web(), "nothing.test", "/").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&client, proxy.web(), "nothing.test", "/").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let ping = get(&client, proxy.admin(), "localhost", "/ping").await;
     assert_eq!((ping.status, ping.body.as_str()), (StatusCode::OK, "OK"));
@@ -53,7 +59,10 @@ async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
     assert_eq!(version["Version"], env!("CARGO_PKG_VERSION"));
 
     let (_, overview) = admin_json(&proxy, "/api/overview").await;
-    assert_eq!(overview["http"]["routers"], serde_json::json!({"total": 3, "warnings": 0, "errors": 1}));
+    assert_eq!(
+        overview["http"]["routers"],
+        serde_json::json!({"total": 3, "warnings": 0, "errors": 1})
+    );
     assert_eq!(overview["http"]["middlewares"]["errors"], 1, "{overview}");
     assert_eq!(overview["generation"], 1);
 
@@ -62,7 +71,12 @@ async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
     assert_eq!(entry_points[0]["boundAddress"], proxy.web().to_string());
 
     let (_, routers) = admin_json(&proxy, "/api/http/routers").await;
-    let names: Vec<&str> = routers.as_array().expect("list").iter().filter_map(|r| r["name"].as_str()).collect();
+    let names: Vec<&str> = routers
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
     assert_eq!(names, ["broken", "logged", "web-app"]);
 
     let (status, router) = admin_json(&proxy, "/api/http/routers/web-app").await;
@@ -76,7 +90,13 @@ async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
     let (_, broken) = admin_json(&proxy, "/api/http/routers/broken").await;
     assert_eq!(broken["status"], "disabled");
     assert_eq!(broken["problems"][0]["reason"], "InvalidRule");
-    assert!(broken["error"][0].as_str().expect("message").contains("column"), "{broken}");
+    assert!(
+        broken["error"][0]
+            .as_str()
+            .expect("message")
+            .contains("column"),
+        "{broken}"
+    );
     assert_eq!(broken["using"], serde_json::json!([]));
 
     let (_, disabled) = admin_json(&proxy, "/api/http/routers?status=disabled").await;
@@ -91,7 +111,10 @@ async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
     let (_, service) = admin_json(&proxy, "/api/http/services/app").await;
     assert_eq!(service["status"], "enabled");
     assert_eq!(service["serverStatus"][backend.url()], "UP", "{service}");
-    assert_eq!(service["usedBy"], serde_json::json!(["broken", "logged", "web-app"]));
+    assert_eq!(
+        service["usedBy"],
+        serde_json::json!(["broken", "logged", "web-app"])
+    );
     assert_eq!(service["stats"]["requests"], 3);
 
     let (_, middlewares) = admin_json(&proxy, "/api/http/middlewares").await;
@@ -99,16 +122,26 @@ async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
     assert_eq!(middlewares[0]["type"], "stripPrefix");
     assert_eq!(middlewares[0]["usedBy"], serde_json::json!(["web-app"]));
     assert_eq!(middlewares[1]["status"], "disabled");
-    assert!(middlewares[1]["error"][0].as_str().expect("message").contains("forwardAuth not supported yet"));
+    assert!(
+        middlewares[1]["error"][0]
+            .as_str()
+            .expect("message")
+            .contains("forwardAuth not supported yet")
+    );
 
     let (_, raw) = admin_json(&proxy, "/api/rawdata").await;
-    assert_eq!(raw["http"]["routers"]["web-app"]["rule"], "Host(`app.test`)");
+    assert_eq!(
+        raw["http"]["routers"]["web-app"]["rule"],
+        "Host(`app.test`)"
+    );
     assert_eq!(raw["tls"]["certificates"][0]["keyFile"], "<redacted>");
     assert_eq!(raw["generation"], 1);
 
     let metrics = get(&client, proxy.admin(), "localhost", "/metrics").await;
     assert!(
-        metrics.body.contains("mesh_router_requests_total{router=\"web-app\",code=\"2xx\"} 3\n"),
+        metrics
+            .body
+            .contains("mesh_router_requests_total{router=\"web-app\",code=\"2xx\"} 3\n"),
         "{}",
         metrics.body
     );
@@ -133,11 +166,17 @@ async fn counters_survive_an_apply_for_routers_that_keep_their_name() {
     let (_, kept) = admin_json(&proxy, "/api/http/routers/web-app").await;
     assert_eq!(kept["stats"]["requests"], 2);
     let (_, renamed) = admin_json(&proxy, "/api/http/routers/renamed").await;
-    assert_eq!(renamed["stats"]["requests"], 0, "a new name starts from zero: {renamed}");
+    assert_eq!(
+        renamed["stats"]["requests"], 0,
+        "a new name starts from zero: {renamed}"
+    );
     let (status, _) = admin_json(&proxy, "/api/http/routers/logged").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let metrics = get(&client, proxy.admin(), "localhost", "/metrics").await;
-    assert!(!metrics.body.contains("router=\"logged\""), "gone routers leave /metrics");
+    assert!(
+        !metrics.body.contains("router=\"logged\""),
+        "gone routers leave /metrics"
+    );
 }
 
 #[tokio::test]
@@ -145,9 +184,16 @@ async fn status_endpoint_serves_the_attached_source() {
     let proxy = TestProxy::start().await;
     let (status, body) = admin_json(&proxy, "/api/status").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["message"].as_str().expect("message").contains("no status source"));
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("no status source")
+    );
 
-    proxy.proxy.set_status_source(Arc::new(|| serde_json::json!({"default/app": {"Ready": "True"}})));
+    proxy.proxy.set_status_source(Arc::new(
+        || serde_json::json!({"default/app": {"Ready": "True"}}),
+    ));
     let (status, body) = admin_json(&proxy, "/api/status").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["default/app"]["Ready"], "True");
@@ -179,8 +225,10 @@ async fn access_log_follows_the_router_toggle() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let _ = std::fs::remove_file(&path);
-    let lines: Vec<serde_json::Value> =
-        text.lines().map(|line| serde_json::from_str(line).expect("JSON line")).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
     assert_eq!(lines.len(), 1, "{text}");
     let entry = &lines[0];
     assert_eq!(entry["RouterName"], "logged");

@@ -9,7 +9,7 @@ use crate::support::{EchoBackend, TestProxy, get, http1_client};
 fn config(iteration: usize, blue: &str, green: &str) -> String {
     // The served router stays; its backend alternates and an extra router comes and goes,
     // so every apply changes the table.
-    let backend = if iteration % 2 == 0 { blue } else { green };
+    let backend = if iteration.is_multiple_of(2) { blue } else { green };
     format!(
         r#"
 http:
@@ -70,5 +70,8 @@ async fn a_hundred_applies_under_load_fail_no_request() {
     assert!(generation.report.routers.contains_key("app"));
     let (_, routers) = crate::support::admin_json(&proxy, "/api/http/routers/app").await;
     let requests = routers["stats"]["requests"].as_u64().expect("router stats");
-    assert!(requests as usize >= served.load(Ordering::Relaxed) - 4, "{routers}");
+    assert!(
+        requests as usize >= served.load(Ordering::Relaxed) - 4,
+        "{routers}"
+    );
 }

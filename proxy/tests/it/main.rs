@@ -5,4 +5,6 @@ mod hot_swap;
 mod protocols;
 mod routing;
 mod services;
+mod startup;
 mod support;
+mod tls;

@@ -55,15 +55,19 @@ async fn websocket_upgrade_is_spliced_both_ways() {
         });
         let mut res = Response::new(body::empty());
         *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        res.headers_mut().insert(http::header::CONNECTION, "Upgrade".parse().expect("value"));
-        res.headers_mut().insert(http::header::UPGRADE, "websocket".parse().expect("value"));
+        res.headers_mut()
+            .insert(http::header::CONNECTION, "Upgrade".parse().expect("value"));
+        res.headers_mut()
+            .insert(http::header::UPGRADE, "websocket".parse().expect("value"));
         Ok(res)
     })
     .await;
     let proxy = TestProxy::start().await;
     proxy.apply_yaml(&one_route(&backend.url()));
 
-    let mut stream = tokio::net::TcpStream::connect(proxy.web()).await.expect("connects");
+    let mut stream = tokio::net::TcpStream::connect(proxy.web())
+        .await
+        .expect("connects");
     stream
         .write_all(
             b"GET /ws HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -74,12 +78,19 @@ async fn websocket_upgrade_is_spliced_both_ways() {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
-        assert_eq!(stream.read(&mut byte).await.expect("reads handshake"), 1, "closed early");
+        assert_eq!(
+            stream.read(&mut byte).await.expect("reads handshake"),
+            1,
+            "closed early"
+        );
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head);
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("upgrade: websocket"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("upgrade: websocket"),
+        "{head}"
+    );
 
     for message in [&b"hello"[..], b"again"] {
         stream.write_all(message).await.expect("writes frame");
@@ -93,19 +104,32 @@ async fn websocket_upgrade_is_spliced_both_ways() {
 async fn grpc_style_streams_and_trailers_pass_through() {
     // An h2c backend streaming two messages then `grpc-status` trailers, like gRPC.
     let backend = serve_backend(|req: Request<hyper::body::Incoming>| async move {
-        let te_trailers = req.headers().get(http::header::TE).is_some_and(|te| te == "trailers");
-        let request_body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let te_trailers = req
+            .headers()
+            .get(http::header::TE)
+            .is_some_and(|te| te == "trailers");
+        let request_body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let mut trailers = HeaderMap::new();
         trailers.insert("grpc-status", "0".parse().expect("value"));
-        trailers.insert("x-te-trailers", te_trailers.to_string().parse().expect("value"));
+        trailers.insert(
+            "x-te-trailers",
+            te_trailers.to_string().parse().expect("value"),
+        );
         let frames = vec![
             Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first;"))),
             Ok(Frame::data(request_body)),
             Ok(Frame::trailers(trailers)),
         ];
         let mut res = Response::new(body::boxed(StreamBody::new(futures::stream::iter(frames))));
-        res.headers_mut()
-            .insert(http::header::CONTENT_TYPE, "application/grpc".parse().expect("value"));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            "application/grpc".parse().expect("value"),
+        );
         Ok(res)
     })
     .await;
@@ -119,11 +143,17 @@ async fn grpc_style_streams_and_trailers_pass_through() {
         .expect("request");
     let res = h2c_client().request(req).await.expect("response");
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()[http::header::CONTENT_TYPE], "application/grpc");
+    assert_eq!(
+        res.headers()[http::header::CONTENT_TYPE],
+        "application/grpc"
+    );
     let collected = res.into_body().collect().await.expect("body");
     let trailers = collected.trailers().cloned().expect("trailers arrive");
     assert_eq!(trailers["grpc-status"], "0");
-    assert_eq!(trailers["x-te-trailers"], "true", "TE: trailers reached the backend");
+    assert_eq!(
+        trailers["x-te-trailers"], "true",
+        "TE: trailers reached the backend"
+    );
     assert_eq!(collected.to_bytes(), "first;payload");
 
     // The same through the plain HTTP/1.1 client still gets the data.

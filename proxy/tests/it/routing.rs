@@ -34,7 +34,10 @@ http:
     let client = http1_client();
 
     let answer = get(&client, proxy.web(), "a.test", "/x?y=1").await;
-    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::OK, "a GET /x?y=1"));
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (StatusCode::OK, "a GET /x?y=1")
+    );
 
     let answer = get(&client, proxy.web(), "B.test:8000", "/api/users").await;
     assert_eq!(answer.body, "b GET /users");
@@ -69,10 +72,21 @@ http:
         short.url()
     ));
     let client = http1_client();
-    assert_eq!(get(&client, proxy.web(), "p.test", "/api/x").await.headers["x-backend"], "long");
-    assert_eq!(get(&client, proxy.web(), "p.test", "/else").await.headers["x-backend"], "short");
+    assert_eq!(
+        get(&client, proxy.web(), "p.test", "/api/x").await.headers["x-backend"],
+        "long"
+    );
+    assert_eq!(
+        get(&client, proxy.web(), "p.test", "/else").await.headers["x-backend"],
+        "short"
+    );
     // `specific` has the longer rule, but `forced` has an explicit, higher priority.
-    assert_eq!(get(&client, proxy.web(), "p.test", "/api/forced").await.headers["x-backend"], "short");
+    assert_eq!(
+        get(&client, proxy.web(), "p.test", "/api/forced")
+            .await
+            .headers["x-backend"],
+        "short"
+    );
 }
 
 #[tokio::test]
@@ -83,7 +97,9 @@ async fn malformed_percent_encoding_is_a_400() {
         "http: {{routers: {{r: {{rule: 'PathPrefix(`/`)', service: s}}}}, services: {{s: {{loadBalancer: {{servers: [{{url: '{}'}}]}}}}}}}}",
         backend.url()
     ));
-    let mut stream = tokio::net::TcpStream::connect(proxy.web()).await.expect("connects");
+    let mut stream = tokio::net::TcpStream::connect(proxy.web())
+        .await
+        .expect("connects");
     stream
         .write_all(b"GET /a%zz HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n")
         .await
@@ -139,11 +155,20 @@ http:
         backend.url()
     ));
     let reasons = |name: &str| -> Vec<&str> {
-        report.router_errors(name).iter().map(|p| p.reason).collect()
+        report
+            .router_errors(name)
+            .iter()
+            .map(|p| p.reason)
+            .collect()
     };
     assert_eq!(reasons("good"), Vec::<&str>::new());
     assert_eq!(reasons("bad-rule"), ["InvalidRule"]);
-    assert!(report.router_errors("bad-rule")[0].message.contains("column 1"), "{report:?}");
+    assert!(
+        report.router_errors("bad-rule")[0]
+            .message
+            .contains("column 1"),
+        "{report:?}"
+    );
     assert_eq!(reasons("no-service"), ["ServiceNotFound"]);
     assert_eq!(reasons("no-middleware"), ["MiddlewareNotFound"]);
     assert_eq!(reasons("unsupported"), ["UnsupportedMiddleware"]);
@@ -153,12 +178,25 @@ http:
     );
     assert_eq!(reasons("too-high"), ["PriorityTooLarge"]);
     assert_eq!(reasons("half-known"), Vec::<&str>::new());
-    assert_eq!(report.routers["half-known"].warnings[0].reason, "UnknownEntryPoint");
+    assert_eq!(
+        report.routers["half-known"].warnings[0].reason,
+        "UnknownEntryPoint"
+    );
 
     let client = http1_client();
-    assert_eq!(get(&client, proxy.web(), "good.test", "/").await.status, StatusCode::OK);
-    assert_eq!(get(&client, proxy.web(), "half.test", "/").await.status, StatusCode::OK);
+    assert_eq!(
+        get(&client, proxy.web(), "good.test", "/").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&client, proxy.web(), "half.test", "/").await.status,
+        StatusCode::OK
+    );
     for host in ["x.test", "ns.test", "nm.test", "auth.test", "p.test"] {
-        assert_eq!(get(&client, proxy.web(), host, "/").await.status, StatusCode::NOT_FOUND, "{host}");
+        assert_eq!(
+            get(&client, proxy.web(), host, "/").await.status,
+            StatusCode::NOT_FOUND,
+            "{host}"
+        );
     }
 }

@@ -41,7 +41,9 @@ impl TestProxy {
     }
 
     pub fn web(&self) -> SocketAddr {
-        self.running.entry_point("web").expect("web entry point is bound")
+        self.running
+            .entry_point("web")
+            .expect("web entry point is bound")
     }
 
     pub fn admin(&self) -> SocketAddr {
@@ -91,7 +93,8 @@ fn echo(name: &str, req: &Request<Incoming>) -> Response<Body> {
         req.uri().path_and_query().map_or("/", |pq| pq.as_str())
     );
     let mut res = Response::new(body::full(text));
-    res.headers_mut().insert("x-backend", name.parse().expect("header value"));
+    res.headers_mut()
+        .insert("x-backend", name.parse().expect("header value"));
     for (from, to) in [
         ("x-forwarded-prefix", "seen-forwarded-prefix"),
         ("x-replaced-path", "seen-replaced-path"),
@@ -110,11 +113,15 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("backend binds");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("backend binds");
     let addr = listener.local_addr().expect("backend address");
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let handler = handler.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(handler);
@@ -134,7 +141,9 @@ pub fn http1_client() -> TestClient {
 }
 
 pub fn h2c_client() -> TestClient {
-    Client::builder(TokioExecutor::new()).http2_only(true).build_http()
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http()
 }
 
 pub struct Answer {

@@ -9,6 +9,7 @@ mod crds;
 mod http_client;
 mod kinds;
 mod kubectl;
+mod operator_leader;
 mod operator_routing;
 mod operator_status;
 mod operator_support;

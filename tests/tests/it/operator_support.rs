@@ -48,7 +48,10 @@ fn locate_or_build() -> anyhow::Result<PathBuf> {
     build
         .current_dir(workspace_root())
         .args(["build", "-p", "mesh-operator", "--bin", "mesh"]);
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
+    if profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
         build.arg("--release");
     }
     let output = build.output()?;
@@ -73,7 +76,12 @@ pub struct Mesh {
 impl Mesh {
     /// Starts `mesh run` watching `namespace` (admin credentials; leader election in
     /// `namespace`) with `extra` flags, and waits until its admin API answers.
-    pub async fn start(plane: &ControlPlane, namespace: &str, identity: &str, extra: &[&str]) -> anyhow::Result<Mesh> {
+    pub async fn start(
+        plane: &ControlPlane,
+        namespace: &str,
+        identity: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Mesh> {
         let ports = free_loopback_ports(3)?;
         let web = SocketAddr::from(([127, 0, 0, 1], ports[0]));
         let admin = SocketAddr::from(([127, 0, 0, 1], ports[1]));
@@ -82,7 +90,10 @@ impl Mesh {
         let mut command = Command::new(mesh_binary()?);
         command
             .arg("run")
-            .arg(format!("--kubeconfig={}", plane.admin_kubeconfig().display()))
+            .arg(format!(
+                "--kubeconfig={}",
+                plane.admin_kubeconfig().display()
+            ))
             .arg(format!("--namespaces={namespace}"))
             .arg(format!("--entrypoint=web={web}"))
             .arg(format!("--entrypoint=websecure={websecure}"))
@@ -129,10 +140,6 @@ impl Mesh {
         self.process.log_tail(lines)
     }
 
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
     /// `GET http://<host><path>` through the `web` entry point.
     pub async fn get(&self, host: &str, path: &str) -> anyhow::Result<Answer> {
         let request = Request::get(format!("http://{}{path}", self.web))
@@ -142,7 +149,12 @@ impl Mesh {
     }
 
     /// Waits until `GET host/path` answers `status`; returns that answer.
-    pub async fn wait_for_answer(&self, host: &str, path: &str, status: u16) -> anyhow::Result<Answer> {
+    pub async fn wait_for_answer(
+        &self,
+        host: &str,
+        path: &str,
+        status: u16,
+    ) -> anyhow::Result<Answer> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let last = self.get(host, path).await;
@@ -167,7 +179,9 @@ impl Mesh {
 
     /// `/api/status` of this replica.
     pub async fn api_status(&self) -> anyhow::Result<Value> {
-        http_client::get(&format!("http://{}/api/status", self.admin)).await?.json()
+        http_client::get(&format!("http://{}/api/status", self.admin))
+            .await?
+            .json()
     }
 }
 
@@ -213,7 +227,9 @@ pub async fn wait_for_object(
             return Ok(object.clone());
         }
         if tokio::time::Instant::now() >= deadline {
-            let status = object.map(|o| o.data["status"].clone()).unwrap_or(Value::Null);
+            let status = object
+                .map(|o| o.data["status"].clone())
+                .unwrap_or(Value::Null);
             anyhow::bail!(
                 "{name}: never {what}; last status: {status:#}\nmesh log:\n{}",
                 mesh.log_tail(40)
@@ -231,8 +247,12 @@ pub async fn wait_for_ready(
     status: &str,
     reason: &str,
 ) -> anyhow::Result<DynamicObject> {
-    wait_for_object(api, name, mesh, &format!("Ready={status} ({reason})"), |object| {
-        ready(object).is_some_and(|(s, r, _)| s == status && r == reason)
-    })
+    wait_for_object(
+        api,
+        name,
+        mesh,
+        &format!("Ready={status} ({reason})"),
+        |object| ready(object).is_some_and(|(s, r, _)| s == status && r == reason),
+    )
     .await
 }

@@ -217,3 +217,62 @@ async fn grpc_health_checks_follow_the_serving_status() {
         "application/grpc"
     );
 }
+
+#[tokio::test]
+async fn a_check_without_answer_in_time_marks_the_server_down() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let held = Arc::clone(&gate);
+    let backend = Backend::start(handler(move |seen, _| {
+        let gate = Arc::clone(&held);
+        async move {
+            if seen.path == "/health" {
+                let _permit = gate.acquire().await;
+            }
+            text(200, "ok")
+        }
+    }))
+    .await;
+    let http = config(json!({"services": {"svc": {"loadBalancer": {
+        "servers": [{"url": backend.url}],
+        "healthCheck": {"path": "/health", "interval": "50ms", "timeout": "100ms"}
+    }}}}));
+    let (services, _) = Services::build(&http, None);
+    eventually(|| status_of(&services, "svc", &backend.url) == Some(ServerStatus::Down)).await;
+    assert_eq!(
+        call(&services, "svc", get("/")).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    gate.add_permits(1000);
+    eventually(|| status_of(&services, "svc", &backend.url) == Some(ServerStatus::Up)).await;
+}
+
+#[tokio::test]
+async fn redirects_are_followed_unless_disabled() {
+    // `/health` redirects to `/sick`, which fails: following makes the server down.
+    let backend = Backend::start(handler(|seen, _| async move {
+        match seen.path.as_str() {
+            "/health" => http::Response::builder()
+                .status(302)
+                .header(http::header::LOCATION, "/sick")
+                .body(mesh_proxy::body::empty())
+                .expect("response"),
+            "/sick" => text(500, "sick"),
+            _ => text(200, "ok"),
+        }
+    }))
+    .await;
+    let http = config(json!({"services": {
+        "follows": {"loadBalancer": {"servers": [{"url": backend.url}],
+            "healthCheck": {"path": "/health", "interval": "50ms"}}},
+        "stays": {"loadBalancer": {"servers": [{"url": backend.url}],
+            "healthCheck": {"path": "/health", "interval": "50ms", "followRedirects": false}}},
+    }}));
+    let (services, _) = Services::build(&http, None);
+    eventually(|| status_of(&services, "follows", &backend.url) == Some(ServerStatus::Down)).await;
+    eventually(|| backend.count_path("/health") >= 4).await;
+    assert_eq!(
+        status_of(&services, "stays", &backend.url),
+        Some(ServerStatus::Up),
+        "302 counts as up"
+    );
+}
