@@ -83,8 +83,8 @@ impl Running {
 /// Runs everything and prints as it goes. Errors only for what makes the whole run
 /// meaningless (no wrk, no backend); a target that fails is reported in its table.
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
-    pin_this_process(settings.load_cpu)?;
     print_header(settings);
+    pin_this_process(settings.load_cpu)?;
     let dir = tempfile::Builder::new().prefix("mesh-bench-").tempdir()?;
 
     let backend_address = free_loopback_address()?;
@@ -363,12 +363,18 @@ fn print_header(settings: &Settings) {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         kernel.trim()
     );
+    let first_words = |text: String| text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let traefik = tool_output(settings.tools.traefik.as_deref(), &["version"]).map(|text| {
+        let version = text.lines().find_map(|line| line.trim().strip_prefix("Version:"));
+        format!("traefik {}", version.unwrap_or("unknown").trim())
+    });
     println!(
         "versions: mesh {}, {}, {}, {}",
         env!("CARGO_PKG_VERSION"),
-        tool_version(Some(&settings.tools.wrk), &["-v"]),
-        tool_version(settings.tools.nginx.as_deref(), &["-v"]),
-        tool_version(settings.tools.traefik.as_deref(), &["version"]),
+        tool_output(Some(&settings.tools.wrk), &["-v"]).map_or_else(not_installed, first_words),
+        tool_output(settings.tools.nginx.as_deref(), &["-v"])
+            .map_or_else(not_installed, |text| text.trim().trim_start_matches("nginx version: ").to_owned()),
+        traefik.unwrap_or_else(not_installed),
     );
     println!(
         "method: wrk -t1 -c{} -d{}s --latency + backend on cpu{}; proxy alone on cpu{} \
@@ -399,18 +405,13 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// The first line of a tool's version output (wrk and nginx print it on stderr).
-fn tool_version(program: Option<&Path>, args: &[&str]) -> String {
-    let Some(program) = program else { return "not installed".to_owned() };
-    let Ok(output) = Command::new(program).args(args).output() else {
-        return format!("{}: cannot run", program.display());
-    };
+fn not_installed() -> String {
+    "not installed".to_owned()
+}
+
+/// What a tool prints for its version (wrk and nginx print it on stderr).
+fn tool_output(program: Option<&Path>, args: &[&str]) -> Option<String> {
+    let output = Command::new(program?).args(args).output().ok()?;
     let text = [output.stdout, output.stderr].concat();
-    let text = String::from_utf8_lossy(&text);
-    let version = text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with("Copyright"))
-        .unwrap_or_default();
-    version.trim_start_matches("nginx version: ").to_owned()
+    Some(String::from_utf8_lossy(&text).into_owned())
 }

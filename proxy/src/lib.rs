@@ -10,6 +10,7 @@
 //! - `router`: dispatch of one request: router index -> chain -> service; access log.
 //! - `runtime`: [`Proxy`]: `apply` (validation into per-object problems, atomic swap).
 //! - `server`: entry point listeners (HTTP/1.1 + h2c on one port, upgrades).
+//! - `tcp`: TCP routers (plain, TLS passthrough or termination) and TCP services.
 //! - `tls`: TLS termination: certificates by SNI, TLS options by host, client auth.
 //! - `admin`: the Traefik-shaped admin API, `/metrics`, `/ping`.
 //! - `metrics`: lock-free per-router and per-service counters.
@@ -23,6 +24,7 @@ pub mod rule;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod tcp;
 pub mod tls;
 pub mod upstream;
 

@@ -95,7 +95,7 @@ pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
 fn spawn_tied_to_process(mut command: Command) -> std::io::Result<Child> {
     let parent = std::process::id();
     // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions (prctl, getppid); it allocates nothing.
+    // functions (prctl, getppid) and builds errors from raw codes: it must not allocate.
     unsafe {
         command.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
@@ -103,7 +103,7 @@ fn spawn_tied_to_process(mut command: Command) -> std::io::Result<Child> {
             }
             // The parent may have died between fork and prctl: then nobody will signal us.
             if libc::getppid() as u32 != parent {
-                return Err(std::io::Error::other("parent exited during spawn"));
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });

@@ -39,6 +39,17 @@ fn translate_one(
 ) {
     let namespace = &ingress_route.meta.namespace;
     let spec = &ingress_route.spec;
+    if !spec.parent_refs.is_empty() {
+        // Built as plain routers, child routes would answer without their parent's match
+        // and middlewares: refuse them rather than widen what is exposed.
+        ctx.book.object_problem(
+            object,
+            Reason::UnsupportedValue,
+            "parentRefs (multi-layer routing) is not supported by Mesh yet; \
+             no route of this IngressRoute is served",
+        );
+        return;
+    }
     let route_tls = match &spec.tls {
         Some(tls_spec) => {
             if let Some(secret) = tls_spec

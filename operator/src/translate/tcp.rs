@@ -131,6 +131,20 @@ fn build_router(
             format!("{location}: match is empty"),
         ));
     }
+    if ingress_route.spec.tls.is_none()
+        && let Some(host) = tls::rule_sni_hosts(&route.match_)
+            .into_iter()
+            .find(|host| host != "*")
+    {
+        // Without TLS there is no SNI to match: the router could never be chosen (§2.4).
+        return Err(Problem::new(
+            Reason::InvalidRule,
+            format!(
+                "{location}: HostSNI(`{host}`) needs a tls section; \
+                 only HostSNI(`*`) works without TLS"
+            ),
+        ));
+    }
     let middlewares = route
         .middlewares
         .iter()

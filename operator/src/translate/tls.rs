@@ -311,12 +311,22 @@ pub(crate) fn domains(domains: &[mesh_crds::common::Domain]) -> Vec<Domain> {
 /// The values of every `Host(...)` matcher of a rule, lower-cased (§2.2: whatever the
 /// `!`/`||` structure). `HostRegexp`/`HostSNI` are different matchers and are skipped.
 pub(crate) fn rule_hosts(rule: &str) -> Vec<String> {
+    matcher_values(rule, "host(")
+}
+
+/// The values of every `HostSNI(...)` matcher of a TCP rule, lower-cased.
+pub(crate) fn rule_sni_hosts(rule: &str) -> Vec<String> {
+    matcher_values(rule, "hostsni(")
+}
+
+/// Arguments of every call of `matcher` (lower-case, opening parenthesis included).
+fn matcher_values(rule: &str, matcher: &str) -> Vec<String> {
     let mut hosts = Vec::new();
     let lower = rule.to_ascii_lowercase();
     let mut from = 0;
-    while let Some(found) = lower[from..].find("host(") {
+    while let Some(found) = lower[from..].find(matcher) {
         let start = from + found;
-        from = start + "host(".len();
+        from = start + matcher.len();
         let preceded_by_name_char = lower[..start]
             .chars()
             .next_back()
@@ -450,6 +460,10 @@ mod tests {
         );
         assert!(rule_hosts("HostRegexp(`.*`) && HostSNI(`x`)").is_empty());
         assert_eq!(rule_hosts("host(`c.io`)"), vec!["c.io"]);
+        assert_eq!(
+            rule_sni_hosts("HostSNI(`A.io`) || HostSNIRegexp(`x`)"),
+            vec!["a.io"]
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
 use crate::router::{Route, RouterTable};
 use crate::rule::{HttpRouterIndex, IndexEntry, MAX_USER_PRIORITY, parse_http};
 use crate::service::{ServiceBuildError, Services};
+use crate::tcp::TcpGeneration;
 use crate::tls::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 
 /// One configuration, compiled: what the request path reads through the arc-swap.
@@ -23,6 +24,8 @@ pub struct Generation {
     pub report: Arc<ApplyReport>,
     /// Certificates and TLS options, swapped together with the routers that use them.
     pub tls: Arc<TlsGeneration>,
+    /// TCP routers and services, with their reports.
+    pub tcp: Arc<TcpGeneration>,
 }
 
 impl Generation {
@@ -38,6 +41,7 @@ impl Generation {
             services: Arc::new(services),
             report: Arc::new(ApplyReport::default()),
             tls: Arc::new(TlsGeneration::empty(entry_points)),
+            tcp: Arc::new(TcpGeneration::empty(entry_points)),
         }
     }
 }
@@ -219,6 +223,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         })
         .collect();
 
+    let tcp = TcpGeneration::build(&config.tcp, static_config, &tls_builder);
     let (tls, tls_warnings) = tls_builder.finish();
     for (router, warning) in tls_warnings {
         if let Some(report) = router_reports.get_mut(&router) {
@@ -247,6 +252,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         services: Arc::new(services),
         report: Arc::new(report),
         tls: Arc::new(tls),
+        tcp: Arc::new(tcp),
     }
 }
 

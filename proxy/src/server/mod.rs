@@ -163,11 +163,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
         let shared = Arc::clone(&shared);
         let builder = Arc::clone(&builder);
         tokio::spawn(async move {
-            // Plain or TLS is told by the first byte; TLS uses the certificates and options
-            // of the generation current when the handshake starts.
-            let tls = Arc::clone(&shared.current.load().tls);
-            let Some(accepted) = tls.accept(slot, stream).await else { return };
-            drop(tls);
+            // TCP router, plain HTTP or HTTPS is decided from the first bytes, with the
+            // routers, certificates and options current when the connection arrived.
+            let generation = shared.current.load_full();
+            let accepted = crate::tcp::accept(&generation, slot, stream, client_addr).await;
+            drop(generation);
+            let Some(accepted) = accepted else { return };
             let tls_option = accepted.tls_option.clone();
             let connection = Arc::new(Connection {
                 client_addr,

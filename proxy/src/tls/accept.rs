@@ -1,24 +1,18 @@
-//! Accepting one connection on an entry point: plain HTTP and TLS share the port, as in
-//! Traefik. The first byte tells them apart (a TLS connection starts with a handshake
-//! record); a TLS connection's ClientHello picks the option by SNI, then the handshake runs.
+//! Terminating TLS for HTTPS routers: the option picked by SNI runs the handshake over the
+//! replayed ClientHello, and the result is a byte stream HTTP can be served on. Telling plain
+//! from TLS connections, and TCP routers from HTTP ones, happens before (see `tcp::accept`).
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::hello::{ClientHelloInfo, Rewind, TLS_HANDSHAKE_RECORD, read_client_hello};
+use super::hello::{ClientHelloInfo, Rewind};
 use super::sni::TlsGeneration;
-
-/// How long a client may stay silent after connecting (Traefik's `readTimeout` default).
-const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the ClientHello and the handshake may take once the client started talking.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The byte stream HTTP is served on.
 pub enum ClientIo {
@@ -49,43 +43,24 @@ impl AcceptedConnection {
     }
 }
 
-impl TlsGeneration {
-    /// Sniffs a new connection on entry point `slot` and terminates TLS when it speaks TLS.
-    /// `None` means the connection was closed (client gone, timeout, refused handshake); the
-    /// reason is logged at debug level, as client behaviour is not the proxy's problem.
-    pub async fn accept(&self, slot: usize, stream: TcpStream) -> Option<AcceptedConnection> {
-        let peer = stream.peer_addr().ok();
-        let mut first = [0u8; 1];
-        match tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first)).await {
-            Ok(Ok(1)) => {}
-            Ok(Ok(_)) => return None,
-            Ok(Err(err)) => {
-                tracing::debug!(client = ?peer, error = %err, "connection failed before any byte");
-                return None;
-            }
-            Err(_) => {
-                tracing::debug!(client = ?peer, "client sent nothing, closing");
-                return None;
-            }
-        }
-        if first[0] != TLS_HANDSHAKE_RECORD {
-            return Some(AcceptedConnection { io: ClientIo::Plain(stream), tls_option: None, client_hello: None });
-        }
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake(slot, stream)).await {
-            Ok(Ok(accepted)) => Some(accepted),
-            Ok(Err(reason)) => {
-                tracing::debug!(client = ?peer, %reason, "TLS handshake refused");
-                None
-            }
-            Err(_) => {
-                tracing::debug!(client = ?peer, "TLS handshake timed out");
-                None
-            }
-        }
+impl AcceptedConnection {
+    /// A connection that did not start with a TLS record.
+    pub fn plain(stream: TcpStream) -> AcceptedConnection {
+        AcceptedConnection { io: ClientIo::Plain(stream), tls_option: None, client_hello: None }
     }
+}
 
-    async fn handshake(&self, slot: usize, mut stream: TcpStream) -> Result<AcceptedConnection, String> {
-        let (hello, raw) = read_client_hello(&mut stream).await.map_err(|err| err.to_string())?;
+impl TlsGeneration {
+    /// Runs the handshake of a TLS connection to HTTPS routers on entry point `slot`, with
+    /// the option its server name maps to. `raw` is the ClientHello already read from
+    /// `stream`. `Err` says why the connection is refused (for a debug log).
+    pub async fn terminate(
+        &self,
+        slot: usize,
+        stream: TcpStream,
+        hello: ClientHelloInfo,
+        raw: Vec<u8>,
+    ) -> Result<AcceptedConnection, String> {
         let server_name = hello.server_name.as_deref();
         let Some((option, config)) = self.server_config(slot, server_name) else {
             return Err(format!(

@@ -10,9 +10,9 @@
 //!   suites, curves, ALPN, sniStrict, session tickets) and [`client_auth`] for `clientAuth`.
 //! - [`sni`]: per entry point, which option a server name gets (reference §7.2: every TLS
 //!   router contributes `host -> option`; conflicting hosts fall back to `default`).
-//! - [`accept`]: a new connection is sniffed (TLS or plain), its ClientHello read, the
-//!   option picked by SNI and the handshake run; [`hello`] reads the ClientHello without
-//!   consuming it, so the bytes can still be replayed.
+//! - [`accept`]: the handshake of a connection to HTTPS routers, with the option its SNI
+//!   picked; [`hello`] reads the ClientHello without consuming it, so the bytes can still be
+//!   replayed (to the handshake, or untouched to a TCP passthrough server).
 mod accept;
 mod client_auth;
 mod error;
@@ -26,6 +26,7 @@ pub use accept::{AcceptedConnection, ClientIo};
 pub(crate) use accept::misdirected;
 pub use error::TlsError;
 pub use hello::{ClientHelloInfo, Rewind};
+pub(crate) use hello::{HelloError, TLS_HANDSHAKE_RECORD, read_client_hello};
 pub use sni::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 pub use store::{CertificateStore, GENERATED_DEFAULT_COMMON_NAME};
 

@@ -230,6 +230,20 @@ impl TlsGeneration {
         wildcard.map_or(DEFAULT_OPTION, |option| option)
     }
 
+    /// Whether an HTTPS router of entry point `slot` names this server name in a `Host`
+    /// rule: such routers take the connection before TCP routers do.
+    pub fn has_host_claim(&self, slot: usize, server_name: Option<&str>) -> bool {
+        let (Some(sni), Some(name)) = (self.entry_points.get(slot), server_name) else {
+            return false;
+        };
+        let name = name.strip_suffix('.').unwrap_or(name);
+        sni.exact.contains_key(name)
+            || name
+                .split_once('.')
+                .filter(|(label, _)| !label.is_empty())
+                .is_some_and(|(_, suffix)| sni.wildcard.contains_key(suffix))
+    }
+
     /// The rustls configuration for a server name on entry point `slot`, with the option's
     /// name; `None` when that option cannot serve (unknown or invalid): refuse the handshake.
     pub fn server_config(&self, slot: usize, server_name: Option<&str>) -> Option<(&str, Arc<ServerConfig>)> {
@@ -309,6 +323,10 @@ mod tests {
         assert_eq!(tls.option_for(0, Some("www.example.com")), "default");
         assert_eq!(tls.option_for(0, None), "default");
         assert_eq!(tls.option_for(1, Some("api.example.com")), "default", "other entry point");
+        assert!(tls.has_host_claim(0, Some("www.example.com")));
+        assert!(tls.has_host_claim(0, Some("x.internal.example.com")));
+        assert!(!tls.has_host_claim(0, Some("other.example.com")));
+        assert!(!tls.has_host_claim(0, None));
         assert!(tls.server_config(0, Some("api.example.com")).is_some());
     }
 

@@ -7,14 +7,29 @@ use crate::support::{TestProxy, admin_json, get, http1_client};
 
 #[tokio::test]
 async fn a_taken_port_is_a_clear_error_naming_the_entry_point() {
-    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
     let address = taken.local_addr().expect("address");
-    let mut static_config = StaticConfig { admin_address: None, ..StaticConfig::default() };
+    let mut static_config = StaticConfig {
+        admin_address: None,
+        ..StaticConfig::default()
+    };
     let (name, ep) = EntryPoint::parse_named(&format!("web={address}")).expect("valid flag");
     static_config.entry_points.insert(name, ep);
-    let err = Proxy::new(static_config).start().await.err().expect("start fails");
-    assert!(matches!(err, ServeError::Bind { ref name, .. } if name == "web"), "{err}");
-    assert!(err.to_string().starts_with(&format!("entry point `web`: cannot listen on {address}")));
+    let err = Proxy::new(static_config)
+        .start()
+        .await
+        .err()
+        .expect("start fails");
+    assert!(
+        matches!(err, ServeError::Bind { ref name, .. } if name == "web"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("entry point `web`: cannot listen on {address}"))
+    );
 }
 
 #[tokio::test]
@@ -22,7 +37,10 @@ async fn before_the_first_apply_everything_is_404_at_generation_0() {
     let proxy = TestProxy::start().await;
     assert_eq!(proxy.proxy.generation(), 0);
     let answer = get(&http1_client(), proxy.web(), "any.test", "/").await;
-    assert_eq!((answer.status, answer.body.as_str()), (StatusCode::NOT_FOUND, "404 page not found\n"));
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (StatusCode::NOT_FOUND, "404 page not found\n")
+    );
 }
 
 #[tokio::test]
@@ -42,7 +60,10 @@ async fn udp_entry_points_are_listed_but_not_bound_and_http_routers_skip_them() 
     );
     let problems: Vec<&str> = report.router_errors("r").iter().map(|p| p.reason).collect();
     assert_eq!(problems, ["NoValidEntryPoint"]);
-    assert_eq!(report.routers["r"].warnings[0].message, "entry point `dns` is a UDP entry point");
+    assert_eq!(
+        report.routers["r"].warnings[0].message,
+        "entry point `dns` is a UDP entry point"
+    );
 }
 
 #[tokio::test]

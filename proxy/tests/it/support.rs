@@ -30,6 +30,8 @@ impl TestProxy {
     pub async fn start_with(adjust: impl FnOnce(&mut StaticConfig)) -> TestProxy {
         let mut static_config = StaticConfig {
             admin_address: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            // Keep test output clean; the access log test sets its own file.
+            access_log_path: Some("/dev/null".into()),
             ..StaticConfig::default()
         };
         let (name, web) = EntryPoint::parse_named("web=127.0.0.1:0").expect("valid entry point");

@@ -10,6 +10,7 @@ mod http_client;
 mod kinds;
 mod kubectl;
 mod operator_leader;
+mod operator_manifests;
 mod operator_routing;
 mod operator_status;
 mod operator_support;
