@@ -16,7 +16,9 @@ use crate::stats::median;
 pub fn measure(routers: usize, repeats: usize) -> anyhow::Result<ApplyTiming> {
     let routes = RouteSet::new(routers, "127.0.0.1:9".parse()?);
     let config = Config::from_yaml(&dynamic_config_yaml(&routes)).context("benchmark config")?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let _entered = runtime.enter();
 
     let (mut first, mut again, mut first_cpu, mut reported) = (vec![], vec![], vec![], vec![]);
@@ -50,7 +52,10 @@ pub fn measure(routers: usize, repeats: usize) -> anyhow::Result<ApplyTiming> {
 /// CPU time of this process, all threads, with nanosecond resolution (the tick-based figure
 /// in `/proc` is too coarse for tens of milliseconds).
 fn process_cpu_time() -> Duration {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `now` is a valid, writable timespec; the clock id is a constant the kernel knows.
     let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
     if status != 0 {

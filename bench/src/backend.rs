@@ -29,7 +29,10 @@ pub async fn serve(listener: TcpListener) {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(BACKEND_BODY))))
             });
-            if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(error = %err, "backend: connection ended with an error");
             }
         });
@@ -38,7 +41,9 @@ pub async fn serve(listener: TcpListener) {
 
 /// The `serve-backend` subcommand: binds `address` and serves on the calling thread.
 pub fn run(address: SocketAddr) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let listener = TcpListener::bind(address)
             .await

@@ -102,8 +102,12 @@ mod tests {
     fn dynamic_config_is_read_by_mesh_with_every_router_in_order() {
         let routes = routes(3);
         let config = mesh_proxy::Config::from_yaml(&dynamic_config_yaml(&routes)).unwrap();
-        let rules: Vec<(&String, &str)> =
-            config.http.routers.iter().map(|(name, r)| (name, r.rule.as_str())).collect();
+        let rules: Vec<(&String, &str)> = config
+            .http
+            .routers
+            .iter()
+            .map(|(name, r)| (name, r.rule.as_str()))
+            .collect();
         assert_eq!(
             rules,
             vec![
@@ -113,7 +117,10 @@ mod tests {
             ]
         );
         assert!(config.http.routers.values().all(|r| r.service == "backend"));
-        let balancer = config.http.services["backend"].load_balancer.as_ref().unwrap();
+        let balancer = config.http.services["backend"]
+            .load_balancer
+            .as_ref()
+            .unwrap();
         let urls: Vec<&str> = balancer.servers.iter().map(|s| s.url.as_str()).collect();
         assert_eq!(urls, vec!["http://127.0.0.1:18080"]);
     }
@@ -129,7 +136,11 @@ mod tests {
 
     #[test]
     fn nginx_declares_one_server_per_host_with_pooled_upstream() {
-        let conf = nginx_conf(&routes(3), "127.0.0.1:18081".parse().unwrap(), Path::new("/tmp/x"));
+        let conf = nginx_conf(
+            &routes(3),
+            "127.0.0.1:18081".parse().unwrap(),
+            Path::new("/tmp/x"),
+        );
         assert_eq!(conf.matches("server_name ").count(), 3);
         assert_eq!(conf.matches("listen 127.0.0.1:18081;").count(), 3);
         let last = conf.rfind("server_name ").unwrap();
@@ -144,7 +155,11 @@ mod tests {
 
     #[test]
     fn nginx_hash_grows_with_the_host_count() {
-        let conf = nginx_conf(&routes(10_000), "127.0.0.1:1".parse().unwrap(), Path::new("/t"));
+        let conf = nginx_conf(
+            &routes(10_000),
+            "127.0.0.1:1".parse().unwrap(),
+            Path::new("/t"),
+        );
         assert!(conf.contains("server_names_hash_max_size 20000;"));
     }
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 pub struct DurationParseError(String);
 
 pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
-    parse(text).filter(|d| !d.is_zero()).ok_or_else(|| DurationParseError(text.to_owned()))
+    parse(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| DurationParseError(text.to_owned()))
 }
 
 /// Like [`parse_duration`], with zero allowed (`0s` turns a step off).
@@ -50,7 +52,11 @@ mod tests {
     #[test]
     fn rejects_zero_garbage_and_negative() {
         for bad in ["0s", "", "s", "fast", "-1s", "1h"] {
-            assert_eq!(parse_duration(bad), Err(DurationParseError(bad.to_owned())), "{bad}");
+            assert_eq!(
+                parse_duration(bad),
+                Err(DurationParseError(bad.to_owned())),
+                "{bad}"
+            );
         }
     }
 

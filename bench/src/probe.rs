@@ -21,7 +21,10 @@ pub enum ProbeError {
         source: std::io::Error,
     },
     #[error("{address}: malformed response ({what})")]
-    Malformed { address: SocketAddr, what: &'static str },
+    Malformed {
+        address: SocketAddr,
+        what: &'static str,
+    },
 }
 
 /// `GET /` with `Host: host`, the connection closed after the response.
@@ -53,7 +56,11 @@ fn parse_response(raw: &[u8]) -> Result<ProbeResponse, &'static str> {
         })
     });
     let body = &raw[head_end + 4..];
-    let body = if chunked { decode_chunked(body)? } else { body.to_vec() };
+    let body = if chunked {
+        decode_chunked(body)?
+    } else {
+        body.to_vec()
+    };
     Ok(ProbeResponse { status, body })
 }
 
@@ -75,7 +82,9 @@ fn decode_chunked(mut rest: &[u8]) -> Result<Vec<u8>, &'static str> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -87,7 +96,13 @@ mod tests {
     fn reads_status_and_body() {
         let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello, mesh\n";
         let response = parse_response(raw).unwrap();
-        assert_eq!(response, ProbeResponse { status: 200, body: b"hello, mesh\n".to_vec() });
+        assert_eq!(
+            response,
+            ProbeResponse {
+                status: 200,
+                body: b"hello, mesh\n".to_vec()
+            }
+        );
     }
 
     #[test]
@@ -100,7 +115,10 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed() {
-        assert_eq!(parse_response(b"SSH-2.0-OpenSSH\r\n"), Err("no end of headers"));
+        assert_eq!(
+            parse_response(b"SSH-2.0-OpenSSH\r\n"),
+            Err("no end of headers")
+        );
         assert_eq!(parse_response(b"nonsense\r\n\r\n"), Err("no status line"));
     }
 
@@ -112,7 +130,9 @@ mod tests {
             let (mut stream, _) = listener.accept().unwrap();
             let mut request = vec![0; 1024];
             let n = stream.read(&mut request).unwrap();
-            stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno\n").unwrap();
+            stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno\n")
+                .unwrap();
             String::from_utf8_lossy(&request[..n]).into_owned()
         });
         let response = get(address, "h9.bench.test").unwrap();
@@ -123,7 +143,10 @@ mod tests {
 
     #[test]
     fn closed_port_is_an_io_error_naming_the_address() {
-        let address = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let address = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let err = get(address, "x").unwrap_err();
         assert!(matches!(err, ProbeError::Io { .. }));
         assert!(err.to_string().contains(&address.to_string()), "{err}");

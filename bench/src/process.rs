@@ -28,9 +28,20 @@ pub enum ProcessError {
         source: std::io::Error,
     },
     #[error("{name} exited ({status}) before serving; its log ends with:\n{log}")]
-    Exited { name: String, status: ExitStatus, log: String },
-    #[error("{name} did not serve the route within {waited:?}; last probe: {last}; log ends with:\n{log}")]
-    NotServing { name: String, waited: Duration, last: String, log: String },
+    Exited {
+        name: String,
+        status: ExitStatus,
+        log: String,
+    },
+    #[error(
+        "{name} did not serve the route within {waited:?}; last probe: {last}; log ends with:\n{log}"
+    )]
+    NotServing {
+        name: String,
+        waited: Duration,
+        last: String,
+        log: String,
+    },
 }
 
 /// A started child process.
@@ -56,8 +67,15 @@ impl Spawned {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let log = log_dir.join(format!("{}.log", name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")));
-        let log_error = |source| ProcessError::Log { name: name.to_owned(), path: log.clone(), source };
+        let log = log_dir.join(format!(
+            "{}.log",
+            name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+        ));
+        let log_error = |source| ProcessError::Log {
+            name: name.to_owned(),
+            path: log.clone(),
+            source,
+        };
         let stdout = File::create(&log).map_err(log_error)?;
         let stderr = stdout.try_clone().map_err(log_error)?;
         let child = Command::new("taskset")
@@ -75,7 +93,11 @@ impl Spawned {
                 program: program.display().to_string(),
                 source,
             })?;
-        Ok(Spawned { name: name.to_owned(), child, log })
+        Ok(Spawned {
+            name: name.to_owned(),
+            child,
+            log,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -185,7 +207,9 @@ mod tests {
         )
         .unwrap();
         let address = free_loopback_address().unwrap();
-        let err = child.wait_serving(address, "x", b"", Duration::from_secs(30)).unwrap_err();
+        let err = child
+            .wait_serving(address, "x", b"", Duration::from_secs(30))
+            .unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, ProcessError::Exited { .. }), "{text}");
         assert!(text.contains("config is broken"), "{text}");
@@ -195,15 +219,27 @@ mod tests {
     #[test]
     fn silent_child_times_out_with_the_last_probe_error() {
         let dir = tempfile::tempdir().unwrap();
-        let mut child =
-            Spawned::start("sleeper", 0, Path::new("/bin/sleep"), ["30"], &[], dir.path()).unwrap();
+        let mut child = Spawned::start(
+            "sleeper",
+            0,
+            Path::new("/bin/sleep"),
+            ["30"],
+            &[],
+            dir.path(),
+        )
+        .unwrap();
         let address = free_loopback_address().unwrap();
-        let err = child.wait_serving(address, "x", b"", Duration::from_millis(200)).unwrap_err();
+        let err = child
+            .wait_serving(address, "x", b"", Duration::from_millis(200))
+            .unwrap_err();
         assert!(matches!(err, ProcessError::NotServing { .. }), "{err}");
         assert!(err.to_string().contains(&address.to_string()), "{err}");
         let pid = child.pid();
         drop(child);
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "child {pid} still running after drop");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} still running after drop"
+        );
     }
 
     #[test]

@@ -18,8 +18,10 @@ pub enum ProcError {
 pub fn cpu_time(pid: u32) -> Result<Duration, ProcError> {
     let path = PathBuf::from(format!("/proc/{pid}/stat"));
     let text = read(&path)?;
-    let ticks = parse_stat_cpu_ticks(&text)
-        .ok_or(ProcError::Format { path, what: "no utime/stime fields" })?;
+    let ticks = parse_stat_cpu_ticks(&text).ok_or(ProcError::Format {
+        path,
+        what: "no utime/stime fields",
+    })?;
     Ok(ticks_to_duration(ticks, clock_ticks_per_second()))
 }
 
@@ -29,12 +31,17 @@ pub fn rss_bytes(pid: u32) -> Result<u64, ProcError> {
     let text = read(&path)?;
     parse_status_rss_kib(&text)
         .map(|kib| kib * 1024)
-        .ok_or(ProcError::Format { path, what: "no VmRSS line" })
+        .ok_or(ProcError::Format {
+            path,
+            what: "no VmRSS line",
+        })
 }
 
 /// The processes whose parent is `pid` (nginx's workers under its master).
 pub fn children(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&candidate| {
@@ -47,7 +54,10 @@ pub fn children(pid: u32) -> Vec<u32> {
 }
 
 fn read(path: &PathBuf) -> Result<String, ProcError> {
-    std::fs::read_to_string(path).map_err(|source| ProcError::Read { path: path.clone(), source })
+    std::fs::read_to_string(path).map_err(|source| ProcError::Read {
+        path: path.clone(),
+        source,
+    })
 }
 
 /// The fields after the command name; the name is in parentheses and may hold spaces or
@@ -122,12 +132,18 @@ mod tests {
         assert!(rss_bytes(me).unwrap() > 1024 * 1024);
         cpu_time(me).unwrap();
         let missing = cpu_time(u32::MAX).unwrap_err();
-        assert!(missing.to_string().contains("/proc/4294967295/stat"), "{missing}");
+        assert!(
+            missing.to_string().contains("/proc/4294967295/stat"),
+            "{missing}"
+        );
     }
 
     #[test]
     fn finds_the_children_of_a_process() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let found = children(std::process::id());
         let _ = child.kill();
         let _ = child.wait();

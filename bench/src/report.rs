@@ -68,7 +68,12 @@ pub struct Summary {
 
 impl TargetResult {
     pub fn new(kind: TargetKind) -> Self {
-        TargetResult { kind, idle_rss: None, rounds: Vec::new(), failure: None }
+        TargetResult {
+            kind,
+            idle_rss: None,
+            rounds: Vec::new(),
+            failure: None,
+        }
     }
 
     pub fn summary(&self) -> Option<Summary> {
@@ -126,7 +131,11 @@ pub fn megabytes(bytes: u64) -> f64 {
 }
 
 fn latency(us: f64) -> String {
-    if us >= 1000.0 { format!("{:.2}ms", us / 1000.0) } else { format!("{us:.0}us") }
+    if us >= 1000.0 {
+        format!("{:.2}ms", us / 1000.0)
+    } else {
+        format!("{us:.0}us")
+    }
 }
 
 fn optional(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
@@ -168,7 +177,9 @@ pub fn format_scenario(scenario: &Scenario) -> String {
         return out;
     };
     for peer in [TargetKind::Nginx, TargetKind::Traefik] {
-        let Some(other) = scenario.summary(peer) else { continue };
+        let Some(other) = scenario.summary(peer) else {
+            continue;
+        };
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
             _ => "-".to_owned(),
@@ -177,12 +188,21 @@ pub fn format_scenario(scenario: &Scenario) -> String {
             out,
             "mesh/{:<8} req/s {}  p50 {}  p99 {}  cpu/req {}  rss idle {}  rss load {}",
             peer.name(),
-            ratio(Some(mesh.requests_per_second), Some(other.requests_per_second)),
+            ratio(
+                Some(mesh.requests_per_second),
+                Some(other.requests_per_second)
+            ),
             ratio(Some(mesh.p50_us), Some(other.p50_us)),
             ratio(Some(mesh.p99_us), Some(other.p99_us)),
             ratio(mesh.cpu_us_per_request, other.cpu_us_per_request),
-            ratio(mesh.idle_rss.map(|b| b as f64), other.idle_rss.map(|b| b as f64)),
-            ratio(mesh.loaded_rss.map(|b| b as f64), other.loaded_rss.map(|b| b as f64)),
+            ratio(
+                mesh.idle_rss.map(|b| b as f64),
+                other.idle_rss.map(|b| b as f64)
+            ),
+            ratio(
+                mesh.loaded_rss.map(|b| b as f64),
+                other.loaded_rss.map(|b| b as f64)
+            ),
         );
     }
     out
@@ -205,14 +225,26 @@ pub struct Check {
 }
 
 impl Check {
-    fn compare(goal: String, measured: Option<(f64, String)>, passes: impl Fn(f64) -> bool) -> Check {
+    fn compare(
+        goal: String,
+        measured: Option<(f64, String)>,
+        passes: impl Fn(f64) -> bool,
+    ) -> Check {
         match measured {
             Some((value, figures)) => Check {
                 goal,
-                verdict: if passes(value) { Verdict::Met } else { Verdict::Missed },
+                verdict: if passes(value) {
+                    Verdict::Met
+                } else {
+                    Verdict::Missed
+                },
                 figures,
             },
-            None => Check { goal, verdict: Verdict::NotMeasured, figures: "not measured".to_owned() },
+            None => Check {
+                goal,
+                verdict: Verdict::NotMeasured,
+                figures: "not measured".to_owned(),
+            },
         }
     }
 }
@@ -255,7 +287,10 @@ pub fn evaluate(scenarios: &[Scenario], apply: Option<&ApplyTiming>) -> Vec<Chec
         ));
     }
     let smallest = scenarios.iter().min_by_key(|s| s.routers);
-    let largest = scenarios.iter().max_by_key(|s| s.routers).filter(|s| s.routers > 1);
+    let largest = scenarios
+        .iter()
+        .max_by_key(|s| s.routers)
+        .filter(|s| s.routers > 1);
     if let (Some(small), Some(large)) = (smallest, largest) {
         let figures = small
             .summary(TargetKind::Mesh)
@@ -266,7 +301,10 @@ pub fn evaluate(scenarios: &[Scenario], apply: Option<&ApplyTiming>) -> Vec<Chec
                 (l / s, format!("{:.2}x ({l:.0} vs {s:.0} req/s)", l / s))
             });
         checks.push(Check::compare(
-            format!("Mesh req/s at {} routers >= 0.9x at {}", large.routers, small.routers),
+            format!(
+                "Mesh req/s at {} routers >= 0.9x at {}",
+                large.routers, small.routers
+            ),
             figures,
             |r| r >= 0.9,
         ));
@@ -286,9 +324,15 @@ pub fn evaluate(scenarios: &[Scenario], apply: Option<&ApplyTiming>) -> Vec<Chec
             _ => None,
         });
         checks.push(Check::compare(
-            format!("Mesh RSS <= 100 MB at {} routers (idle and loaded)", large.routers),
+            format!(
+                "Mesh RSS <= 100 MB at {} routers (idle and loaded)",
+                large.routers
+            ),
             worst.map(|(w, i, l)| {
-                (megabytes(w), format!("idle {:.1} MB, loaded {:.1} MB", megabytes(i), megabytes(l)))
+                (
+                    megabytes(w),
+                    format!("idle {:.1} MB, loaded {:.1} MB", megabytes(i), megabytes(l)),
+                )
             }),
             |mb| mb <= 100.0,
         ));
@@ -297,7 +341,13 @@ pub fn evaluate(scenarios: &[Scenario], apply: Option<&ApplyTiming>) -> Vec<Chec
         let ms = apply.first.as_secs_f64() * 1e3;
         checks.push(Check::compare(
             format!("apply of {} routers < 100 ms", apply.routers),
-            Some((ms, format!("{ms:.1} ms (again: {:.1} ms)", apply.again.as_secs_f64() * 1e3))),
+            Some((
+                ms,
+                format!(
+                    "{ms:.1} ms (again: {:.1} ms)",
+                    apply.again.as_secs_f64() * 1e3
+                ),
+            )),
             |ms| ms < 100.0,
         ));
     }
@@ -312,7 +362,7 @@ pub fn format_checks(checks: &[Check]) -> String {
             Verdict::Missed => "MISSED",
             Verdict::NotMeasured => "n/a",
         };
-        let _ = writeln!(out, "  [{verdict:^6}] {:<52} {}", check.goal, check.figures);
+        let _ = writeln!(out, "  [{verdict:^6}] {:<56} {}", check.goal, check.figures);
     }
     out
 }
@@ -333,7 +383,12 @@ mod tests {
     }
 
     fn result(kind: TargetKind, rounds: Vec<Round>, idle: u64) -> TargetResult {
-        TargetResult { kind, idle_rss: Some(idle), rounds, failure: None }
+        TargetResult {
+            kind,
+            idle_rss: Some(idle),
+            rounds,
+            failure: None,
+        }
     }
 
     fn scenario(routers: usize, mesh_rps: f64, mesh_idle: u64) -> Scenario {
@@ -341,11 +396,23 @@ mod tests {
             routers,
             host: "h0.bench.test".into(),
             results: vec![
-                result(TargetKind::Nginx, vec![round(90_000.0, 1000, 11)], 6_000_000),
-                result(TargetKind::Traefik, vec![round(18_000.0, 10_000, 55)], 87_000_000),
+                result(
+                    TargetKind::Nginx,
+                    vec![round(90_000.0, 1000, 11)],
+                    6_000_000,
+                ),
+                result(
+                    TargetKind::Traefik,
+                    vec![round(18_000.0, 10_000, 55)],
+                    87_000_000,
+                ),
                 result(
                     TargetKind::Mesh,
-                    vec![round(mesh_rps, 1200, 12), round(mesh_rps + 2.0, 1400, 12), round(mesh_rps - 2.0, 1300, 30)],
+                    vec![
+                        round(mesh_rps, 1200, 12),
+                        round(mesh_rps + 2.0, 1400, 12),
+                        round(mesh_rps - 2.0, 1300, 30),
+                    ],
                     mesh_idle,
                 ),
             ],
@@ -353,12 +420,18 @@ mod tests {
     }
 
     fn verdict(checks: &[Check], goal_start: &str) -> Verdict {
-        checks.iter().find(|c| c.goal.starts_with(goal_start)).map(|c| c.verdict).unwrap()
+        checks
+            .iter()
+            .find(|c| c.goal.starts_with(goal_start))
+            .map(|c| c.verdict)
+            .unwrap()
     }
 
     #[test]
     fn summary_takes_the_median_of_each_figure() {
-        let s = scenario(1, 85_000.0, 4_000_000).summary(TargetKind::Mesh).unwrap();
+        let s = scenario(1, 85_000.0, 4_000_000)
+            .summary(TargetKind::Mesh)
+            .unwrap();
         assert_eq!(s.requests_per_second, 85_000.0);
         assert_eq!(s.p99_us, 1300.0);
         assert_eq!(s.cpu_us_per_request, Some(12.0));
@@ -366,7 +439,10 @@ mod tests {
 
     #[test]
     fn targets_met_and_missed_follow_the_figures() {
-        let scenarios = [scenario(1, 85_000.0, 4_000_000), scenario(10_000, 70_000.0, 30_000_000)];
+        let scenarios = [
+            scenario(1, 85_000.0, 4_000_000),
+            scenario(10_000, 70_000.0, 30_000_000),
+        ];
         let apply = ApplyTiming {
             routers: 10_000,
             first: Duration::from_millis(150),
@@ -375,16 +451,37 @@ mod tests {
             reported: Duration::from_millis(149),
         };
         let checks = evaluate(&scenarios, Some(&apply));
-        assert_eq!(verdict(&checks, "req/s Mesh >= 0.9x nginx (1 routers)"), Verdict::Met);
-        assert_eq!(verdict(&checks, "req/s Mesh >= 0.9x nginx (10000 routers)"), Verdict::Missed);
-        assert_eq!(verdict(&checks, "req/s Mesh >= 3x Traefik (1 routers)"), Verdict::Met);
-        assert_eq!(verdict(&checks, "CPU/request Mesh <= 1.2x nginx (1 routers)"), Verdict::Met);
-        assert_eq!(verdict(&checks, "p99 Mesh <= 1.5x nginx (1 routers)"), Verdict::Met);
-        assert_eq!(verdict(&checks, "Mesh req/s at 10000 routers"), Verdict::Missed);
+        assert_eq!(
+            verdict(&checks, "req/s Mesh >= 0.9x nginx (1 routers)"),
+            Verdict::Met
+        );
+        assert_eq!(
+            verdict(&checks, "req/s Mesh >= 0.9x nginx (10000 routers)"),
+            Verdict::Missed
+        );
+        assert_eq!(
+            verdict(&checks, "req/s Mesh >= 3x Traefik (1 routers)"),
+            Verdict::Met
+        );
+        assert_eq!(
+            verdict(&checks, "CPU/request Mesh <= 1.2x nginx (1 routers)"),
+            Verdict::Met
+        );
+        assert_eq!(
+            verdict(&checks, "p99 Mesh <= 1.5x nginx (1 routers)"),
+            Verdict::Met
+        );
+        assert_eq!(
+            verdict(&checks, "Mesh req/s at 10000 routers"),
+            Verdict::Missed
+        );
         assert_eq!(verdict(&checks, "Mesh idle RSS <= 20 MB"), Verdict::Met);
         assert_eq!(verdict(&checks, "Mesh RSS <= 100 MB"), Verdict::Met);
         assert_eq!(verdict(&checks, "apply of 10000 routers"), Verdict::Missed);
-        let scale = checks.iter().find(|c| c.goal.starts_with("Mesh req/s at")).unwrap();
+        let scale = checks
+            .iter()
+            .find(|c| c.goal.starts_with("Mesh req/s at"))
+            .unwrap();
         assert_eq!(scale.figures, "0.82x (70000 vs 85000 req/s)");
     }
 
@@ -397,9 +494,15 @@ mod tests {
             ..TargetResult::new(TargetKind::Mesh)
         });
         let checks = evaluate(&[only.clone()], None);
-        assert!(checks.iter().all(|c| c.verdict == Verdict::NotMeasured), "{checks:#?}");
+        assert!(
+            checks.iter().all(|c| c.verdict == Verdict::NotMeasured),
+            "{checks:#?}"
+        );
         let table = format_scenario(&only);
-        assert!(table.contains("mesh            not measured: Mesh exited"), "{table}");
+        assert!(
+            table.contains("mesh            not measured: Mesh exited"),
+            "{table}"
+        );
         assert!(!table.contains("mesh/"), "{table}");
     }
 

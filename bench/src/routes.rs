@@ -16,7 +16,10 @@ pub struct RouteSet {
 
 impl RouteSet {
     pub fn new(count: usize, backend: SocketAddr) -> Self {
-        RouteSet { count: count.max(1), backend }
+        RouteSet {
+            count: count.max(1),
+            backend,
+        }
     }
 
     /// The host name of route `index` (declaration order).
@@ -56,7 +59,10 @@ mod tests {
     fn load_hits_the_last_declared_host() {
         let routes = RouteSet::new(10_000, backend());
         assert_eq!(routes.target_host(), "h9999.bench.test");
-        assert_eq!(routes.hosts().last().map(|(_, h)| h), Some(routes.target_host()));
+        assert_eq!(
+            routes.hosts().last().map(|(_, h)| h),
+            Some(routes.target_host())
+        );
         assert_eq!(RouteSet::new(1, backend()).target_host(), "h0.bench.test");
     }
 

@@ -52,7 +52,9 @@ struct Running {
 impl Running {
     /// The processes whose CPU time is the target's: nginx's master and workers.
     fn pids(&self) -> Vec<u32> {
-        let Some(process) = &self.process else { return Vec::new() };
+        let Some(process) = &self.process else {
+            return Vec::new();
+        };
         let mut pids = vec![process.pid()];
         if self.kind == TargetKind::Nginx {
             pids.extend(procfs::children(process.pid()));
@@ -63,10 +65,10 @@ impl Running {
     /// The process whose memory is reported: nginx's worker (as in the reference figures).
     fn rss_pid(&self) -> Option<u32> {
         let process = self.process.as_ref()?;
-        if self.kind == TargetKind::Nginx {
-            if let Some(worker) = procfs::children(process.pid()).into_iter().next() {
-                return Some(worker);
-            }
+        if self.kind == TargetKind::Nginx
+            && let Some(worker) = procfs::children(process.pid()).into_iter().next()
+        {
+            return Some(worker);
         }
         Some(process.pid())
     }
@@ -96,7 +98,12 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
         &[],
         dir.path(),
     )?;
-    backend.wait_serving(backend_address, "backend", BACKEND_BODY, settings.start_timeout)?;
+    backend.wait_serving(
+        backend_address,
+        "backend",
+        BACKEND_BODY,
+        settings.start_timeout,
+    )?;
 
     let mut scenarios = Vec::new();
     let smallest = settings.routers.iter().copied().min().unwrap_or(1);
@@ -143,13 +150,20 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     for scenario in &scenarios {
         let idle = scenario.summary(TargetKind::Mesh).and_then(|s| s.idle_rss);
         match idle {
-            Some(bytes) => println!("{} router(s): {:.1} MB", scenario.routers, report::megabytes(bytes)),
+            Some(bytes) => println!(
+                "{} router(s): {:.1} MB",
+                scenario.routers,
+                report::megabytes(bytes)
+            ),
             None => println!("{} router(s): not measured", scenario.routers),
         }
     }
 
     println!("\n== targets ==");
-    print!("{}", report::format_checks(&report::evaluate(&scenarios, apply.as_ref())));
+    print!(
+        "{}",
+        report::format_checks(&report::evaluate(&scenarios, apply.as_ref()))
+    );
     println!("\nload average at the end: {}", load_average());
     Ok(())
 }
@@ -158,9 +172,15 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
-fn run_scenario(settings: &Settings, routes: &RouteSet, kinds: &[TargetKind], dir: &Path) -> Scenario {
+fn run_scenario(
+    settings: &Settings,
+    routes: &RouteSet,
+    kinds: &[TargetKind],
+    dir: &Path,
+) -> Scenario {
     let host = routes.target_host();
-    let mut results: Vec<TargetResult> = kinds.iter().map(|&kind| TargetResult::new(kind)).collect();
+    let mut results: Vec<TargetResult> =
+        kinds.iter().map(|&kind| TargetResult::new(kind)).collect();
     let mut running: Vec<Option<Running>> = Vec::new();
     for result in &mut results {
         let started = Instant::now();
@@ -212,10 +232,19 @@ fn run_scenario(settings: &Settings, routes: &RouteSet, kinds: &[TargetKind], di
             }
         }
     }
-    Scenario { routers: routes.count, host, results }
+    Scenario {
+        routers: routes.count,
+        host,
+        results,
+    }
 }
 
-fn load<'a>(settings: &'a Settings, host: &'a str, target: &Running, duration: Duration) -> Load<'a> {
+fn load<'a>(
+    settings: &'a Settings,
+    host: &'a str,
+    target: &Running,
+    duration: Duration,
+) -> Load<'a> {
     Load {
         wrk: &settings.tools.wrk,
         cpu: settings.load_cpu,
@@ -247,16 +276,23 @@ fn measure_round(
     let started = Instant::now();
     let wrk = load(settings, host, target, settings.duration).run()?;
     let wall = started.elapsed();
-    let cpu_used = cpu_before.zip(target.cpu_time()).map(|(before, after)| after.saturating_sub(before));
+    let cpu_used = cpu_before
+        .zip(target.cpu_time())
+        .map(|(before, after)| after.saturating_sub(before));
     let loaded_rss = rss_sampler.join().ok().flatten();
 
     if wrk.non_success > 0 {
-        anyhow::bail!("{} of {} responses were not 2xx/3xx", wrk.non_success, wrk.requests);
+        anyhow::bail!(
+            "{} of {} responses were not 2xx/3xx",
+            wrk.non_success,
+            wrk.requests
+        );
     }
     if wrk.requests == 0 {
         anyhow::bail!("no request completed");
     }
-    let note = (wrk.socket_errors > 0).then(|| format!("{} socket errors in a round", wrk.socket_errors));
+    let note =
+        (wrk.socket_errors > 0).then(|| format!("{} socket errors in a round", wrk.socket_errors));
     let round = Round {
         requests_per_second: wrk.requests_per_second,
         p50: wrk.p50,
@@ -276,14 +312,24 @@ fn start_target(
 ) -> anyhow::Result<Running> {
     let address = free_loopback_address()?;
     let mut process = match kind {
-        TargetKind::Direct => return Ok(Running { kind, address: routes.backend, process: None }),
+        TargetKind::Direct => {
+            return Ok(Running {
+                kind,
+                address: routes.backend,
+                process: None,
+            });
+        }
         TargetKind::Nginx => start_nginx(settings, routes, address, dir)?,
         TargetKind::Traefik => start_traefik(settings, routes, address, dir)?,
         TargetKind::Mesh => start_mesh(settings, routes, address, dir)?,
     };
     let host = routes.target_host();
     process.wait_serving(address, &host, BACKEND_BODY, settings.start_timeout)?;
-    Ok(Running { kind, address, process: Some(process) })
+    Ok(Running {
+        kind,
+        address,
+        process: Some(process),
+    })
 }
 
 const NOT_INSTALLED: &str = "not installed (run bench/install-peers.sh)";
@@ -294,12 +340,23 @@ fn start_nginx(
     address: SocketAddr,
     dir: &Path,
 ) -> anyhow::Result<Spawned> {
-    let nginx = settings.tools.nginx.as_deref().with_context(|| format!("nginx {NOT_INSTALLED}"))?;
+    let nginx = settings
+        .tools
+        .nginx
+        .as_deref()
+        .with_context(|| format!("nginx {NOT_INSTALLED}"))?;
     let conf = write(dir, "nginx.conf", &nginx_conf(routes, address, dir))?;
     let (prefix, conf) = (dir.display().to_string(), conf.display().to_string());
     let error_log = dir.join("nginx-startup.log").display().to_string();
     let args = ["-p", &prefix, "-c", &conf, "-e", &error_log];
-    Ok(Spawned::start("nginx", settings.proxy_cpu, nginx, args, &[], dir)?)
+    Ok(Spawned::start(
+        "nginx",
+        settings.proxy_cpu,
+        nginx,
+        args,
+        &[],
+        dir,
+    )?)
 }
 
 fn start_traefik(
@@ -308,13 +365,23 @@ fn start_traefik(
     address: SocketAddr,
     dir: &Path,
 ) -> anyhow::Result<Spawned> {
-    let traefik =
-        settings.tools.traefik.as_deref().with_context(|| format!("traefik {NOT_INSTALLED}"))?;
+    let traefik = settings
+        .tools
+        .traefik
+        .as_deref()
+        .with_context(|| format!("traefik {NOT_INSTALLED}"))?;
     let dynamic = write(dir, "traefik-dynamic.yml", &dynamic_config_yaml(routes))?;
     let main = write(dir, "traefik.yml", &traefik_static_yaml(address, &dynamic))?;
     let flag = format!("--configFile={}", main.display());
     let env = [("GOMAXPROCS", "1")];
-    Ok(Spawned::start("traefik", settings.proxy_cpu, traefik, [flag], &env, dir)?)
+    Ok(Spawned::start(
+        "traefik",
+        settings.proxy_cpu,
+        traefik,
+        [flag],
+        &env,
+        dir,
+    )?)
 }
 
 fn start_mesh(
@@ -326,9 +393,24 @@ fn start_mesh(
     let config = write(dir, "mesh.yml", &dynamic_config_yaml(routes))?;
     let (config, listen) = (config.display().to_string(), address.to_string());
     let threads = settings.mesh_threads.to_string();
-    let args = ["serve-mesh", "--config", &config, "--listen", &listen, "--threads", &threads];
+    let args = [
+        "serve-mesh",
+        "--config",
+        &config,
+        "--listen",
+        &listen,
+        "--threads",
+        &threads,
+    ];
     let env = [("RUST_LOG", "warn")];
-    Ok(Spawned::start("mesh", settings.proxy_cpu, &settings.tools.bench, args, &env, dir)?)
+    Ok(Spawned::start(
+        "mesh",
+        settings.proxy_cpu,
+        &settings.tools.bench,
+        args,
+        &env,
+        dir,
+    )?)
 }
 
 /// Keeps this process (and the threads it starts) off the proxy core.
@@ -341,7 +423,10 @@ fn pin_this_process(cpu: usize) -> anyhow::Result<()> {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
     };
     if status != 0 {
-        anyhow::bail!("cannot pin the benchmark to cpu{cpu}: {}", std::io::Error::last_os_error());
+        anyhow::bail!(
+            "cannot pin the benchmark to cpu{cpu}: {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }
@@ -357,23 +442,34 @@ fn print_header(settings: &Settings) {
         })
         .unwrap_or_else(|| "unknown".to_owned());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    println!("Mesh proxy benchmark — {}", command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]));
+    println!(
+        "Mesh proxy benchmark — {}",
+        command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    );
     println!(
         "machine: {} x {cpu_model}, kernel {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         kernel.trim()
     );
-    let first_words = |text: String| text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let first_words = |text: String| {
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let traefik = tool_output(settings.tools.traefik.as_deref(), &["version"]).map(|text| {
-        let version = text.lines().find_map(|line| line.trim().strip_prefix("Version:"));
+        let version = text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Version:"));
         format!("traefik {}", version.unwrap_or("unknown").trim())
     });
     println!(
         "versions: mesh {}, {}, {}, {}",
         env!("CARGO_PKG_VERSION"),
         tool_output(Some(&settings.tools.wrk), &["-v"]).map_or_else(not_installed, first_words),
-        tool_output(settings.tools.nginx.as_deref(), &["-v"])
-            .map_or_else(not_installed, |text| text.trim().trim_start_matches("nginx version: ").to_owned()),
+        tool_output(settings.tools.nginx.as_deref(), &["-v"]).map_or_else(not_installed, |text| {
+            text.trim().trim_start_matches("nginx version: ").to_owned()
+        }),
         traefik.unwrap_or_else(not_installed),
     );
     println!(
@@ -393,7 +489,12 @@ fn print_header(settings: &Settings) {
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 

@@ -24,7 +24,10 @@ pub fn static_config(listen: SocketAddr) -> StaticConfig {
     StaticConfig {
         entry_points: BTreeMap::from([(
             ENTRY_POINT.to_owned(),
-            EntryPoint { address: listen, protocol: Protocol::Tcp },
+            EntryPoint {
+                address: listen,
+                protocol: Protocol::Tcp,
+            },
         )]),
         admin_address: None,
         access_logs: false,
@@ -56,15 +59,24 @@ pub fn ensure_every_router_served(report: &ApplyReport) -> anyhow::Result<()> {
 pub fn run(config_path: &Path, listen: SocketAddr, threads: usize) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
     let runtime = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
     };
     runtime.block_on(async move {
         let proxy = Proxy::new(static_config(listen));
         let report = proxy.apply(config);
         ensure_every_router_served(&report)?;
-        tracing::info!(routers = report.routers.len(), apply_ms = report.apply_seconds * 1e3, "serving");
+        tracing::info!(
+            routers = report.routers.len(),
+            apply_ms = report.apply_seconds * 1e3,
+            "serving"
+        );
         proxy.serve().await.context("Mesh stopped serving")
     })
 }
@@ -99,6 +111,9 @@ mod tests {
     #[test]
     fn unreadable_file_names_the_path() {
         let err = load_config(Path::new("/nonexistent/mesh.yml")).unwrap_err();
-        assert!(format!("{err:#}").contains("/nonexistent/mesh.yml"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("/nonexistent/mesh.yml"),
+            "{err:#}"
+        );
     }
 }

@@ -28,7 +28,10 @@ pub enum WrkError {
         source: std::io::Error,
     },
     #[error("wrk failed ({status}): {stderr}")]
-    Failed { status: std::process::ExitStatus, stderr: String },
+    Failed {
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
     #[error("wrk report has no {what}:\n{output}")]
     Unreadable { what: &'static str, output: String },
 }
@@ -80,7 +83,10 @@ impl Load<'_> {
 
 /// Reads wrk's text report (with `--latency`).
 pub fn parse_report(output: &str) -> Result<WrkReport, WrkError> {
-    let missing = |what| WrkError::Unreadable { what, output: output.to_owned() };
+    let missing = |what| WrkError::Unreadable {
+        what,
+        output: output.to_owned(),
+    };
     let mut requests = None;
     let mut requests_per_second = None;
     let mut p50 = None;
@@ -172,8 +178,11 @@ Transfer/sec:     12.50MB
 
     #[test]
     fn report_without_latency_distribution_is_an_error() {
-        let without: String =
-            REPORT.lines().filter(|l| !l.trim_start().starts_with("99%")).collect::<Vec<_>>().join("\n");
+        let without: String = REPORT
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("99%"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let err = parse_report(&without).unwrap_err();
         assert!(err.to_string().contains("99% latency"), "{err}");
         let err = parse_report("unable to connect to 127.0.0.1:1 Connection refused").unwrap_err();
@@ -200,13 +209,24 @@ Transfer/sec:     12.50MB
             address: "127.0.0.1:18081".parse().unwrap(),
         };
         let command = load.command();
-        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<_> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(command.get_program(), "taskset");
         assert_eq!(
             args,
             [
-                "-c", "0", "/usr/bin/wrk", "-t1", "-c50", "-d8s", "--latency", "-H",
-                "Host: h9999.bench.test", "http://127.0.0.1:18081/"
+                "-c",
+                "0",
+                "/usr/bin/wrk",
+                "-t1",
+                "-c50",
+                "-d8s",
+                "--latency",
+                "-H",
+                "Host: h9999.bench.test",
+                "http://127.0.0.1:18081/"
             ]
         );
     }

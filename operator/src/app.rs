@@ -55,10 +55,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let options = provider_options(&args.provider);
     let world = World::new();
     let board = StatusBoard::new();
-    let (data_plane, running) =
-        dataplane::start(&args.entrypoints, args.admin_addr, board.clone())
-            .await
-            .context("cannot start the proxy")?;
+    let (data_plane, running) = dataplane::start(&args.entrypoints, args.admin_addr, board.clone())
+        .await
+        .context("cannot start the proxy")?;
 
     let (batches, batches_rx) = watch::channel(StatusBatch::default());
     let (rebuilds, _) = watch::channel(Rebuild::default());
@@ -169,7 +168,9 @@ mod tests {
         let mut argv = vec!["mesh", "run"];
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv) {
-            Ok(Cli { command: Command::Run(run) }) => *run,
+            Ok(Cli {
+                command: Command::Run(run),
+            }) => *run,
             Err(e) => panic!("{e}"),
         }
     }
@@ -197,10 +198,21 @@ mod tests {
 
     #[test]
     fn lease_settings_fill_defaults() {
-        let args = run_args(&["--lease-name", "l", "--identity", "pod-a", "--lease-namespace", "mesh-system"]);
+        let args = run_args(&[
+            "--lease-name",
+            "l",
+            "--identity",
+            "pod-a",
+            "--lease-namespace",
+            "mesh-system",
+        ]);
         let settings = lease_settings(&args.leader);
         assert_eq!(
-            (settings.name.as_str(), settings.namespace.as_str(), settings.identity.as_str()),
+            (
+                settings.name.as_str(),
+                settings.namespace.as_str(),
+                settings.identity.as_str()
+            ),
             ("l", "mesh-system", "pod-a")
         );
         assert_eq!(settings.duration, Duration::from_secs(15));

@@ -196,8 +196,14 @@ mod tests {
         let run = run_args(&[]);
         let names: Vec<&str> = run.entrypoints.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["web", "websecure"]);
-        assert_eq!(run.entrypoints[0].1.address, "0.0.0.0:8000".parse().unwrap());
-        assert_eq!(run.entrypoints[1].1.address, "0.0.0.0:8443".parse().unwrap());
+        assert_eq!(
+            run.entrypoints[0].1.address,
+            "0.0.0.0:8000".parse().unwrap()
+        );
+        assert_eq!(
+            run.entrypoints[1].1.address,
+            "0.0.0.0:8443".parse().unwrap()
+        );
         assert_eq!(run.admin_addr, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(run.provider.api_groups, vec!["mesh.io"]);
         assert_eq!(run.provider.throttle, Duration::ZERO);
@@ -225,7 +231,10 @@ mod tests {
         ]);
         assert_eq!(run.entrypoints.len(), 2);
         assert_eq!(run.entrypoints[0].0, "web");
-        assert_eq!(run.entrypoints[0].1.address, "127.0.0.1:18000".parse().unwrap());
+        assert_eq!(
+            run.entrypoints[0].1.address,
+            "127.0.0.1:18000".parse().unwrap()
+        );
         assert_eq!(run.entrypoints[1].0, "dns");
         assert_eq!(run.entrypoints[1].1.protocol, Protocol::Udp);
         assert_eq!(run.provider.api_groups, vec!["mesh.io", "traefik.io"]);

@@ -41,11 +41,12 @@ pub async fn client_config(args: &ConnectionArgs) -> anyhow::Result<Config> {
         }
     }
     if let Some(ca) = &args.cert_auth_file_path {
-        let pem = std::fs::read(ca)
-            .with_context(|| format!("cannot read CA file {}", ca.display()))?;
-        config.root_cert = Some(pem_certificates(&pem).with_context(|| {
-            format!("CA file {} holds no PEM certificate", ca.display())
-        })?);
+        let pem =
+            std::fs::read(ca).with_context(|| format!("cannot read CA file {}", ca.display()))?;
+        config.root_cert = Some(
+            pem_certificates(&pem)
+                .with_context(|| format!("CA file {} holds no PEM certificate", ca.display()))?,
+        );
     }
     Ok(config)
 }
@@ -101,7 +102,10 @@ mod tests {
         let mut args = args();
         args.token = Some(path.display().to_string());
         let config = client_config(&args).await.unwrap();
-        assert_eq!(config.auth_info.token_file, Some(path.display().to_string()));
+        assert_eq!(
+            config.auth_info.token_file,
+            Some(path.display().to_string())
+        );
     }
 
     #[tokio::test]
@@ -112,11 +116,17 @@ mod tests {
         let mut args = args();
         args.cert_auth_file_path = Some(path);
         let error = client_config(&args).await.unwrap_err();
-        assert!(format!("{error:#}").contains("holds no PEM certificate"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("holds no PEM certificate"),
+            "{error:#}"
+        );
 
         args.cert_auth_file_path = Some(dir.path().join("missing.crt"));
         let error = client_config(&args).await.unwrap_err();
-        assert!(format!("{error:#}").contains("cannot read CA file"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("cannot read CA file"),
+            "{error:#}"
+        );
     }
 
     #[tokio::test]
@@ -124,7 +134,10 @@ mod tests {
         let mut args = args();
         args.kubeconfig = Some("/nonexistent/kubeconfig".into());
         let error = client_config(&args).await.unwrap_err();
-        assert!(format!("{error:#}").contains("/nonexistent/kubeconfig"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("/nonexistent/kubeconfig"),
+            "{error:#}"
+        );
     }
 
     #[test]

@@ -140,12 +140,18 @@ mod tests {
         let address = taken.local_addr().unwrap();
         let entrypoints = vec![(
             "web".to_owned(),
-            EntryPoint::parse_named(&format!("web={address}")).unwrap().1,
+            EntryPoint::parse_named(&format!("web={address}"))
+                .unwrap()
+                .1,
         )];
-        let error = start(&entrypoints, "127.0.0.1:0".parse().unwrap(), StatusBoard::new())
-            .await
-            .err()
-            .expect("the port is taken");
+        let error = start(
+            &entrypoints,
+            "127.0.0.1:0".parse().unwrap(),
+            StatusBoard::new(),
+        )
+        .await
+        .err()
+        .expect("the port is taken");
         let text = format!("{error:#}");
         assert!(text.contains("cannot open the listeners"), "{text}");
         assert!(text.contains(&address.to_string()), "{text}");

@@ -79,7 +79,13 @@ impl Pipeline {
             let applied_at = Instant::now();
             let config = std::mem::take(&mut translation.config);
             let verdict = data_plane.apply(config);
-            (world_version, translation, verdict, translate_time, applied_at.elapsed())
+            (
+                world_version,
+                translation,
+                verdict,
+                translate_time,
+                applied_at.elapsed(),
+            )
         })
         .await;
         let (world_version, translation, verdict, translate_time, apply_time) = match built {
@@ -108,7 +114,11 @@ impl Pipeline {
             statuses: Arc::new(statuses),
         });
         self.rebuilds.send_replace(rebuild);
-        let log = if changed > 0 { info_rebuild } else { debug_rebuild };
+        let log = if changed > 0 {
+            info_rebuild
+        } else {
+            debug_rebuild
+        };
         log(&rebuild, changed, verdict.refused());
         rebuild
     }
@@ -178,7 +188,10 @@ mod tests {
         }))
     }
 
-    fn pipeline(world: &World, data_plane: Arc<Recorder>) -> (Pipeline, watch::Receiver<StatusBatch>) {
+    fn pipeline(
+        world: &World,
+        data_plane: Arc<Recorder>,
+    ) -> (Pipeline, watch::Receiver<StatusBatch>) {
         let (batches, batches_rx) = watch::channel(StatusBatch::default());
         let (rebuilds, _) = watch::channel(Rebuild::default());
         let pipeline = Pipeline {
@@ -200,7 +213,10 @@ mod tests {
             .find(|(object, _)| object.name == name)
             .expect("status for the object");
         let ready = &status.conditions[0];
-        (format!("{:?}", ready.status), ready.reason.as_str().to_owned())
+        (
+            format!("{:?}", ready.status),
+            ready.reason.as_str().to_owned(),
+        )
     }
 
     #[tokio::test]
@@ -214,7 +230,10 @@ mod tests {
         assert_eq!(data_plane.configs.lock().unwrap().len(), 1);
         let batch = batches.borrow().clone();
         assert_eq!(batch.generation, 1);
-        assert_eq!(ready_of(&batch, "missing"), ("False".into(), "BackendNotFound".into()));
+        assert_eq!(
+            ready_of(&batch, "missing"),
+            ("False".into(), "BackendNotFound".into())
+        );
         let served = pipeline.board.to_json();
         assert_eq!(served["objects"][0]["name"], "missing");
     }

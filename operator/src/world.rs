@@ -260,7 +260,11 @@ fn fingerprint_of(object: &DynamicObject) -> u64 {
     metadata.resource_version = None;
     metadata.managed_fields = None;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    object.types.as_ref().map(|t| (&t.api_version, &t.kind)).hash(&mut hasher);
+    object
+        .types
+        .as_ref()
+        .map(|t| (&t.api_version, &t.kind))
+        .hash(&mut hasher);
     serde_json::to_string(&metadata)
         .unwrap_or_default()
         .hash(&mut hasher);
@@ -342,7 +346,10 @@ mod tests {
         assert!(world.upsert(1, route("a", Some("1"))));
         assert!(rx.has_changed().unwrap());
         rx.borrow_and_update();
-        assert!(!world.upsert(1, route("a", Some("2"))), "a resync is no change");
+        assert!(
+            !world.upsert(1, route("a", Some("2"))),
+            "a resync is no change"
+        );
         assert!(!rx.has_changed().unwrap());
         let mut changed = route("a", Some("3"));
         changed.data["spec"]["routes"][0]["match"] = json!("Host(`b`)");
@@ -357,8 +364,15 @@ mod tests {
         let mut echoed = route("a", Some("2"));
         echoed.data["status"] = json!({"observedGeneration": 2});
         assert!(!world.upsert(1, echoed));
-        let key = RawKey { kind: "IngressRoute".into(), namespace: "default".into(), name: "a".into() };
-        assert_eq!(world.observed(&key).unwrap().status, Some(json!({"observedGeneration": 2})));
+        let key = RawKey {
+            kind: "IngressRoute".into(),
+            namespace: "default".into(),
+            name: "a".into(),
+        };
+        assert_eq!(
+            world.observed(&key).unwrap().status,
+            Some(json!({"observedGeneration": 2}))
+        );
     }
 
     #[test]
@@ -366,10 +380,7 @@ mod tests {
         let world = World::new();
         assert!(world.upsert(1, object("Middleware", "m", None, json!({}))));
         assert!(!world.upsert(1, object("Middleware", "m", None, json!({}))));
-        assert!(world.upsert(
-            1,
-            object("Middleware", "m", None, json!({"headers": {}}))
-        ));
+        assert!(world.upsert(1, object("Middleware", "m", None, json!({"headers": {}}))));
     }
 
     #[test]

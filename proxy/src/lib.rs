@@ -11,6 +11,7 @@
 //! - `runtime`: [`Proxy`]: `apply` (validation into per-object problems, atomic swap).
 //! - `server`: entry point listeners (HTTP/1.1 + h2c on one port, upgrades).
 //! - `tcp`: TCP routers (plain, TLS passthrough or termination) and TCP services.
+//! - `udp`: UDP routers (one per entry point) and sessions to UDP services.
 //! - `tls`: TLS termination: certificates by SNI, TLS options by host, client auth.
 //! - `admin`: the Traefik-shaped admin API, `/metrics`, `/ping`.
 //! - `metrics`: lock-free per-router and per-service counters.
@@ -26,6 +27,7 @@ pub mod server;
 pub mod service;
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 pub mod upstream;
 
 pub use config::{Config, StaticConfig};

@@ -106,9 +106,11 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.child {
-        Some(Child::ServeMesh { config, listen, threads }) => {
-            mesh_bench::serve_mesh::run(&config, listen, threads)
-        }
+        Some(Child::ServeMesh {
+            config,
+            listen,
+            threads,
+        }) => mesh_bench::serve_mesh::run(&config, listen, threads),
         Some(Child::ServeBackend { listen }) => mesh_bench::backend::run(listen),
         None => mesh_bench::run::run(&settings(cli.bench)?),
     }
@@ -123,8 +125,12 @@ fn settings(args: BenchArgs) -> anyhow::Result<Settings> {
         args.proxy_cpu,
         args.load_cpu
     );
-    let wrk = find_program(&args.wrk)
-        .with_context(|| format!("{} not found: run bench/install-peers.sh", args.wrk.display()))?;
+    let wrk = find_program(&args.wrk).with_context(|| {
+        format!(
+            "{} not found: run bench/install-peers.sh",
+            args.wrk.display()
+        )
+    })?;
     let nginx = args
         .nginx
         .or_else(|| find_program(Path::new("nginx")))
@@ -132,7 +138,10 @@ fn settings(args: BenchArgs) -> anyhow::Result<Settings> {
     let venv_traefik = std::env::var_os("HOME")
         .map(|home| PathBuf::from(home).join(".cache/mesh-bench/venv/bin/traefik"))
         .filter(|p| p.is_file());
-    let traefik = args.traefik.or(venv_traefik).or_else(|| find_program(Path::new("traefik")));
+    let traefik = args
+        .traefik
+        .or(venv_traefik)
+        .or_else(|| find_program(Path::new("traefik")));
     let proxies = args
         .proxies
         .iter()

@@ -25,7 +25,9 @@ fn serve_mesh_forwards_the_last_declared_host_to_the_backend() {
         dir.path(),
     )
     .unwrap();
-    backend.wait_serving(backend_address, "any", BACKEND_BODY, START).unwrap();
+    backend
+        .wait_serving(backend_address, "any", BACKEND_BODY, START)
+        .unwrap();
 
     let routes = RouteSet::new(500, backend_address);
     let config = dir.path().join("mesh.yml");
@@ -36,17 +38,29 @@ fn serve_mesh_forwards_the_last_declared_host_to_the_backend() {
         "mesh",
         1,
         bench_binary(),
-        ["serve-mesh", "--config", &config, "--listen", &listen, "--threads", "1"],
+        [
+            "serve-mesh",
+            "--config",
+            &config,
+            "--listen",
+            &listen,
+            "--threads",
+            "1",
+        ],
         &[],
         dir.path(),
     )
     .unwrap();
-    mesh.wait_serving(mesh_address, &routes.target_host(), BACKEND_BODY, START).unwrap();
+    mesh.wait_serving(mesh_address, &routes.target_host(), BACKEND_BODY, START)
+        .unwrap();
 
     let first = probe::get(mesh_address, "h0.bench.test").unwrap();
     assert_eq!((first.status, first.body.as_slice()), (200, BACKEND_BODY));
     let unknown = probe::get(mesh_address, "h500.bench.test").unwrap();
-    assert_eq!(unknown.status, 404, "a host with no router must not reach the backend");
+    assert_eq!(
+        unknown.status, 404,
+        "a host with no router must not reach the backend"
+    );
 }
 
 #[test]
@@ -67,17 +81,29 @@ fn serve_mesh_refuses_a_configuration_with_a_router_left_out() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("Mesh left routers out: orphan:"), "{stderr}");
+    assert!(
+        stderr.contains("Mesh left routers out: orphan:"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn serve_mesh_reports_an_unreadable_configuration() {
     let listen = free_loopback_address().unwrap().to_string();
     let output = Command::new(bench_binary())
-        .args(["serve-mesh", "--config", "/nonexistent/mesh.yml", "--listen", &listen])
+        .args([
+            "serve-mesh",
+            "--config",
+            "/nonexistent/mesh.yml",
+            "--listen",
+            &listen,
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("cannot read Mesh configuration /nonexistent/mesh.yml"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read Mesh configuration /nonexistent/mesh.yml"),
+        "{stderr}"
+    );
 }

@@ -15,7 +15,10 @@ fn proxy_and_load_on_the_same_core_is_refused() {
 
 #[test]
 fn bad_duration_is_refused_with_the_expected_form() {
-    let output = Command::new(bench_binary()).args(["--duration", "fast"]).output().unwrap();
+    let output = Command::new(bench_binary())
+        .args(["--duration", "fast"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("invalid duration `fast`"), "{stderr}");
@@ -27,8 +30,20 @@ fn bad_duration_is_refused_with_the_expected_form() {
 fn short_run_prints_every_section_or_says_how_to_install_wrk() {
     let output = Command::new(bench_binary())
         .args([
-            "--proxies", "mesh", "--routers", "1,20", "--duration", "1s", "--warmup", "0s",
-            "--rounds", "1", "--connections", "4", "--apply-routers", "20",
+            "--proxies",
+            "mesh",
+            "--routers",
+            "1,20",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--rounds",
+            "1",
+            "--connections",
+            "4",
+            "--apply-routers",
+            "20",
         ])
         .output()
         .unwrap();
@@ -52,11 +67,20 @@ fn short_run_prints_every_section_or_says_how_to_install_wrk() {
         "Mesh req/s at 20 routers >= 0.9x at 1",
         "apply of 20 routers < 100 ms",
     ] {
-        assert!(stdout.contains(section), "missing `{section}` in:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(section),
+            "missing `{section}` in:\n{stdout}\n{stderr}"
+        );
     }
     let mesh_rows = stdout.lines().filter(|l| l.starts_with("mesh ")).count();
-    assert_eq!(mesh_rows, 2, "one measured Mesh row per scenario:\n{stdout}");
+    assert_eq!(
+        mesh_rows, 2,
+        "one measured Mesh row per scenario:\n{stdout}"
+    );
     assert!(!stdout.contains("not measured:"), "{stdout}\n{stderr}");
     // Peers not selected: their targets have no figures, never a verdict.
-    assert!(stdout.contains("[ n/a  ] req/s Mesh >= 0.9x nginx (1 routers)"), "{stdout}");
+    assert!(
+        stdout.contains("[ n/a  ] req/s Mesh >= 0.9x nginx (1 routers)"),
+        "{stdout}"
+    );
 }

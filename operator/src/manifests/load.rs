@@ -37,7 +37,12 @@ pub struct Loaded {
 }
 
 /// Kinds without a namespace; everything else defaults to namespace `default`.
-const CLUSTER_SCOPED: &[&str] = &["Node", "IngressClass", "Namespace", "CustomResourceDefinition"];
+const CLUSTER_SCOPED: &[&str] = &[
+    "Node",
+    "IngressClass",
+    "Namespace",
+    "CustomResourceDefinition",
+];
 
 /// The manifest files below `root`, sorted so loading is deterministic.
 pub fn manifest_files(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
@@ -244,8 +249,14 @@ mod tests {
         assert_eq!(loaded.objects.len(), 1);
         let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].contains("document 1: missing `apiVersion`"), "{errors:?}");
-        assert!(errors[1].contains("document 2: not a mapping"), "{errors:?}");
+        assert!(
+            errors[0].contains("document 1: missing `apiVersion`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("document 2: not a mapping"),
+            "{errors:?}"
+        );
         assert!(errors[2].contains("b.yaml: document 0"), "{errors:?}");
     }
 

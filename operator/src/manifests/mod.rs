@@ -66,8 +66,7 @@ pub async fn watch(roots: Vec<PathBuf>, world: World) {
     loop {
         ticker.tick().await;
         let roots_now = roots.clone();
-        let Ok(current) = tokio::task::spawn_blocking(move || fingerprint(&roots_now)).await
-        else {
+        let Ok(current) = tokio::task::spawn_blocking(move || fingerprint(&roots_now)).await else {
             continue;
         };
         if current == last {
@@ -102,7 +101,13 @@ mod tests {
     }
 
     fn service_names(world: &World) -> Vec<String> {
-        world.view().snapshot.services.keys().map(|key| key.name.clone()).collect()
+        world
+            .view()
+            .snapshot
+            .services
+            .keys()
+            .map(|key| key.name.clone())
+            .collect()
     }
 
     #[tokio::test]

@@ -34,13 +34,20 @@ impl StatusBoard {
 
     /// Records the statuses of config generation `generation`; logs every object whose
     /// status changed and returns how many did.
-    pub fn publish(&self, generation: u64, statuses: &BTreeMap<ObjectRef, ObjectStatus>, now: &Time) -> usize {
+    pub fn publish(
+        &self,
+        generation: u64,
+        statuses: &BTreeMap<ObjectRef, ObjectStatus>,
+        now: &Time,
+    ) -> usize {
         let mut board = self
             .inner
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         board.generation = generation;
-        board.statuses.retain(|object, _| statuses.contains_key(object));
+        board
+            .statuses
+            .retain(|object, _| statuses.contains_key(object));
         let mut changed = 0;
         for (object, desired) in statuses {
             let current = CurrentStatus::parse(board.statuses.get(object));
@@ -131,7 +138,12 @@ mod tests {
 
     fn ready(ok: bool) -> ObjectStatus {
         let condition = if ok {
-            ConditionState::new(ConditionType::Ready, ConditionStatus::True, Reason::Ready, "")
+            ConditionState::new(
+                ConditionType::Ready,
+                ConditionStatus::True,
+                Reason::Ready,
+                "",
+            )
         } else {
             ConditionState::new(
                 ConditionType::Ready,
@@ -160,14 +172,21 @@ mod tests {
         assert_eq!(body["objects"][1]["kind"], "Middleware");
         let condition = &body["objects"][1]["status"]["conditions"][0];
         assert_eq!(condition["reason"], "SecretNotFound");
-        assert_eq!(condition["message"], "basicAuth: Secret default/users not found");
+        assert_eq!(
+            condition["message"],
+            "basicAuth: Secret default/users not found"
+        );
         assert!(body.get("leader").is_none());
     }
 
     #[test]
     fn deleted_objects_leave_the_board_and_times_are_kept() {
         let board = StatusBoard::new();
-        board.publish(1, &BTreeMap::from([(object("a"), ready(false)), (object("b"), ready(true))]), &at(10));
+        board.publish(
+            1,
+            &BTreeMap::from([(object("a"), ready(false)), (object("b"), ready(true))]),
+            &at(10),
+        );
         board.publish(2, &BTreeMap::from([(object("a"), ready(false))]), &at(20));
         assert!(board.status_of(&object("b")).is_none());
         let a = board.status_of(&object("a")).unwrap();

@@ -166,8 +166,16 @@ mod tests {
         let first = written(&desired(true, 1), &CurrentStatus::default(), 100).unwrap();
         let second = written(&desired(false, 2), &first, 200).unwrap();
         assert_eq!(second.conditions[0].status, "False");
-        assert_eq!(second.conditions[0].last_transition_time, at(200), "Ready flipped");
-        assert_eq!(second.conditions[1].last_transition_time, at(100), "Accepted did not");
+        assert_eq!(
+            second.conditions[0].last_transition_time,
+            at(200),
+            "Ready flipped"
+        );
+        assert_eq!(
+            second.conditions[1].last_transition_time,
+            at(100),
+            "Accepted did not"
+        );
         assert_eq!(second.observed_generation, Some(2));
         assert!(!second.routes[0].ready);
     }
@@ -182,7 +190,8 @@ mod tests {
 
     #[test]
     fn kinds_without_routes_write_no_routes() {
-        let value = next_status(&desired(true, 1), false, &CurrentStatus::default(), &at(1)).unwrap();
+        let value =
+            next_status(&desired(true, 1), false, &CurrentStatus::default(), &at(1)).unwrap();
         assert!(value.get("routes").is_none());
         assert!(value.get("conditions").is_some());
     }
@@ -204,6 +213,9 @@ mod tests {
             patch,
             json!({"status": {"conditions": [{"type": "Ready"}], "routes": null, "legacy": null}})
         );
-        assert_eq!(merge_patch(None, json!({"a": 1})), json!({"status": {"a": 1}}));
+        assert_eq!(
+            merge_patch(None, json!({"a": 1})),
+            json!({"status": {"a": 1}})
+        );
     }
 }

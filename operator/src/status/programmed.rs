@@ -25,7 +25,10 @@ pub struct ProxyVerdict {
 impl ProxyVerdict {
     /// How many routers the proxy refused.
     pub fn refused(&self) -> usize {
-        self.findings.values().filter(|finding| finding.refused).count()
+        self.findings
+            .values()
+            .filter(|finding| finding.refused)
+            .count()
     }
 }
 
@@ -76,27 +79,39 @@ pub fn apply_verdict(
     router_owners: &BTreeMap<String, RouterOwner>,
     verdict: &ProxyVerdict,
 ) {
-    let mut by_object: BTreeMap<&ObjectRef, Vec<(&str, Option<usize>, &RouterFinding)>> =
-        BTreeMap::new();
+    let mut by_object: BTreeMap<&ObjectRef, Vec<Located<'_>>> = BTreeMap::new();
     for (router, finding) in &verdict.findings {
         if let Some(owner) = router_owners.get(router) {
-            by_object
-                .entry(&owner.object)
-                .or_default()
-                .push((router.as_str(), owner.route_index, finding));
+            by_object.entry(&owner.object).or_default().push(Located {
+                router,
+                route_index: owner.route_index,
+                finding,
+            });
         }
     }
     for (object, status) in statuses.iter_mut() {
         if let Some(findings) = by_object.get(object) {
-            for (router, route_index, finding) in findings {
-                fold_finding(status, router, *route_index, finding);
+            for located in findings {
+                fold_finding(status, located.router, located.route_index, located.finding);
             }
         }
         set_programmed(status, verdict.generation);
     }
 }
 
-fn fold_finding(status: &mut ObjectStatus, router: &str, route_index: Option<usize>, finding: &RouterFinding) {
+/// A finding and the router and route it concerns.
+struct Located<'a> {
+    router: &'a str,
+    route_index: Option<usize>,
+    finding: &'a RouterFinding,
+}
+
+fn fold_finding(
+    status: &mut ObjectStatus,
+    router: &str,
+    route_index: Option<usize>,
+    finding: &RouterFinding,
+) {
     let (reason, category) = mesh_reason(&finding.reason);
     let place = match route_index {
         Some(index) => format!("routes[{index}]"),
@@ -109,7 +124,9 @@ fn fold_finding(status: &mut ObjectStatus, router: &str, route_index: Option<usi
         add_degraded(status, warning, &message);
         return;
     }
-    if let Some(route) = route_index.and_then(|index| status.routes.iter_mut().find(|route| route.index == index)) {
+    if let Some(route) =
+        route_index.and_then(|index| status.routes.iter_mut().find(|route| route.index == index))
+    {
         route.ready = false;
         route.reason = Some(reason);
         route.message = Some(message.clone());
@@ -126,7 +143,11 @@ fn fold_finding(status: &mut ObjectStatus, router: &str, route_index: Option<usi
     if live > 0 {
         let dropped = status.routes.len() - live;
         let total = status.routes.len();
-        add_degraded(status, Reason::RoutesDropped, &format!("{dropped} of {total} routes dropped"));
+        add_degraded(
+            status,
+            Reason::RoutesDropped,
+            &format!("{dropped} of {total} routes dropped"),
+        );
     }
 }
 
@@ -144,15 +165,22 @@ fn add_failure(status: &mut ObjectStatus, type_: ConditionType, reason: Reason, 
         Some(existing) => {
             *existing = ConditionState::new(type_, ConditionStatus::False, reason, message);
         }
-        None => status
-            .conditions
-            .push(ConditionState::new(type_, ConditionStatus::False, reason, message)),
+        None => status.conditions.push(ConditionState::new(
+            type_,
+            ConditionStatus::False,
+            reason,
+            message,
+        )),
     }
 }
 
 /// Makes `Degraded=True` carry `reason`; a RoutesDropped count replaces the previous one.
 fn add_degraded(status: &mut ObjectStatus, reason: Reason, message: &str) {
-    match status.conditions.iter_mut().find(|c| c.type_ == ConditionType::Degraded) {
+    match status
+        .conditions
+        .iter_mut()
+        .find(|c| c.type_ == ConditionType::Degraded)
+    {
         Some(existing) if existing.reason == reason && reason == Reason::RoutesDropped => {
             existing.message = message.to_owned();
         }
@@ -215,16 +243,36 @@ mod tests {
 
     fn status(accepted: bool, routes: usize) -> ObjectStatus {
         let accepted = if accepted {
-            ConditionState::new(ConditionType::Accepted, ConditionStatus::True, Reason::Accepted, "")
+            ConditionState::new(
+                ConditionType::Accepted,
+                ConditionStatus::True,
+                Reason::Accepted,
+                "",
+            )
         } else {
-            ConditionState::new(ConditionType::Accepted, ConditionStatus::False, Reason::InvalidSpec, "routes[0]: bad")
+            ConditionState::new(
+                ConditionType::Accepted,
+                ConditionStatus::False,
+                Reason::InvalidSpec,
+                "routes[0]: bad",
+            )
         };
         ObjectStatus {
             observed_generation: Some(4),
             conditions: vec![
                 accepted,
-                ConditionState::new(ConditionType::ResolvedRefs, ConditionStatus::True, Reason::ResolvedRefs, ""),
-                ConditionState::new(ConditionType::Programmed, ConditionStatus::Unknown, Reason::Pending, ""),
+                ConditionState::new(
+                    ConditionType::ResolvedRefs,
+                    ConditionStatus::True,
+                    Reason::ResolvedRefs,
+                    "",
+                ),
+                ConditionState::new(
+                    ConditionType::Programmed,
+                    ConditionStatus::Unknown,
+                    Reason::Pending,
+                    "",
+                ),
             ],
             routes: (0..routes)
                 .map(|index| RouteVerdict {
@@ -242,25 +290,38 @@ mod tests {
         names
             .iter()
             .map(|(router, name, index)| {
-                let owner = RouterOwner { object: object(name), route_index: Some(*index), protocol: Protocol::Http };
+                let owner = RouterOwner {
+                    object: object(name),
+                    route_index: Some(*index),
+                    protocol: Protocol::Http,
+                };
                 (router.to_string(), owner)
             })
             .collect()
     }
 
     fn refused(reason: &str, message: &str) -> RouterFinding {
-        RouterFinding { refused: true, reason: reason.into(), message: message.into() }
+        RouterFinding {
+            refused: true,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     fn condition(status: &ObjectStatus, type_: ConditionType) -> (ConditionStatus, Reason, String) {
-        let c = status.condition(type_).unwrap_or_else(|| panic!("{type_} present"));
+        let c = status
+            .condition(type_)
+            .unwrap_or_else(|| panic!("{type_} present"));
         (c.status, c.reason, c.message.clone())
     }
 
     fn verdict(generation: u64, findings: &[(&str, RouterFinding)]) -> ProxyVerdict {
         ProxyVerdict {
             generation,
-            findings: findings.iter().map(|(name, f)| (name.to_string(), f.clone())).collect(),
+            findings: findings
+                .iter()
+                .map(|(name, f)| (name.to_string(), f.clone()))
+                .collect(),
         }
     }
 
@@ -271,9 +332,16 @@ mod tests {
         let a = &statuses[&object("a")];
         assert_eq!(
             condition(a, ConditionType::Programmed),
-            (ConditionStatus::True, Reason::Programmed, "config generation 12".into())
+            (
+                ConditionStatus::True,
+                Reason::Programmed,
+                "config generation 12".into()
+            )
         );
-        assert_eq!(condition(a, ConditionType::Ready), (ConditionStatus::True, Reason::Ready, String::new()));
+        assert_eq!(
+            condition(a, ConditionType::Ready),
+            (ConditionStatus::True, Reason::Ready, String::new())
+        );
     }
 
     #[test]
@@ -281,8 +349,18 @@ mod tests {
         let mut statuses = BTreeMap::from([(object("a"), status(false, 1))]);
         apply_verdict(&mut statuses, &BTreeMap::new(), &ProxyVerdict::default());
         let a = &statuses[&object("a")];
-        assert_eq!(condition(a, ConditionType::Programmed), (ConditionStatus::False, Reason::Pending, String::new()));
-        assert_eq!(condition(a, ConditionType::Ready), (ConditionStatus::False, Reason::InvalidSpec, "routes[0]: bad".into()));
+        assert_eq!(
+            condition(a, ConditionType::Programmed),
+            (ConditionStatus::False, Reason::Pending, String::new())
+        );
+        assert_eq!(
+            condition(a, ConditionType::Ready),
+            (
+                ConditionStatus::False,
+                Reason::InvalidSpec,
+                "routes[0]: bad".into()
+            )
+        );
     }
 
     #[test]
@@ -292,20 +370,39 @@ mod tests {
         let mut statuses = BTreeMap::from([(object("a"), dropped)]);
         apply_verdict(&mut statuses, &BTreeMap::new(), &verdict(5, &[]));
         let a = &statuses[&object("a")];
-        assert_eq!(condition(a, ConditionType::Programmed).0, ConditionStatus::False);
+        assert_eq!(
+            condition(a, ConditionType::Programmed).0,
+            ConditionStatus::False
+        );
         assert_eq!(condition(a, ConditionType::Ready).0, ConditionStatus::False);
     }
 
     #[test]
     fn a_rule_only_the_proxy_can_parse_rejects_a_single_route_object() {
         let mut statuses = BTreeMap::from([(object("a"), status(true, 1))]);
-        let findings = [("r0", refused("InvalidRule", "rule `Host(` does not parse: unexpected end"))];
-        apply_verdict(&mut statuses, &owners(&[("r0", "a", 0)]), &verdict(3, &findings));
+        let findings = [(
+            "r0",
+            refused("InvalidRule", "rule `Host(` does not parse: unexpected end"),
+        )];
+        apply_verdict(
+            &mut statuses,
+            &owners(&[("r0", "a", 0)]),
+            &verdict(3, &findings),
+        );
         let a = &statuses[&object("a")];
         let message = "routes[0]: rule `Host(` does not parse: unexpected end".to_string();
-        assert_eq!(condition(a, ConditionType::Accepted), (ConditionStatus::False, Reason::InvalidRule, message.clone()));
-        assert_eq!(condition(a, ConditionType::Ready), (ConditionStatus::False, Reason::InvalidRule, message));
-        assert_eq!(condition(a, ConditionType::Programmed).0, ConditionStatus::False);
+        assert_eq!(
+            condition(a, ConditionType::Accepted),
+            (ConditionStatus::False, Reason::InvalidRule, message.clone())
+        );
+        assert_eq!(
+            condition(a, ConditionType::Ready),
+            (ConditionStatus::False, Reason::InvalidRule, message)
+        );
+        assert_eq!(
+            condition(a, ConditionType::Programmed).0,
+            ConditionStatus::False
+        );
         assert_eq!(a.routes[0].reason, Some(Reason::InvalidRule));
         assert!(!a.routes[0].ready);
     }
@@ -313,10 +410,23 @@ mod tests {
     #[test]
     fn a_refused_route_among_others_degrades_and_names_the_missing_reference() {
         let mut statuses = BTreeMap::from([(object("a"), status(true, 2))]);
-        let findings = [("r1", refused("MiddlewareNotFound", "middleware `default-auth` does not exist"))];
-        apply_verdict(&mut statuses, &owners(&[("r0", "a", 0), ("r1", "a", 1)]), &verdict(3, &findings));
+        let findings = [(
+            "r1",
+            refused(
+                "MiddlewareNotFound",
+                "middleware `default-auth` does not exist",
+            ),
+        )];
+        apply_verdict(
+            &mut statuses,
+            &owners(&[("r0", "a", 0), ("r1", "a", 1)]),
+            &verdict(3, &findings),
+        );
         let a = &statuses[&object("a")];
-        assert_eq!(condition(a, ConditionType::Accepted).0, ConditionStatus::True);
+        assert_eq!(
+            condition(a, ConditionType::Accepted).0,
+            ConditionStatus::True
+        );
         assert_eq!(
             condition(a, ConditionType::ResolvedRefs),
             (
@@ -327,10 +437,24 @@ mod tests {
         );
         assert_eq!(
             condition(a, ConditionType::Degraded),
-            (ConditionStatus::True, Reason::RoutesDropped, "1 of 2 routes dropped".into())
+            (
+                ConditionStatus::True,
+                Reason::RoutesDropped,
+                "1 of 2 routes dropped".into()
+            )
         );
-        assert_eq!(condition(a, ConditionType::Programmed), (ConditionStatus::True, Reason::Programmed, "config generation 3".into()));
-        assert_eq!(condition(a, ConditionType::Ready).1, Reason::MiddlewareNotFound);
+        assert_eq!(
+            condition(a, ConditionType::Programmed),
+            (
+                ConditionStatus::True,
+                Reason::Programmed,
+                "config generation 3".into()
+            )
+        );
+        assert_eq!(
+            condition(a, ConditionType::Ready).1,
+            Reason::MiddlewareNotFound
+        );
         assert!(a.routes[0].ready && !a.routes[1].ready);
     }
 
@@ -342,26 +466,53 @@ mod tests {
             reason: "UnknownEntryPoint".into(),
             message: "entry point `nope` does not exist".into(),
         };
-        apply_verdict(&mut statuses, &owners(&[("r0", "a", 0)]), &verdict(2, &[("r0", warning)]));
+        apply_verdict(
+            &mut statuses,
+            &owners(&[("r0", "a", 0)]),
+            &verdict(2, &[("r0", warning)]),
+        );
         let a = &statuses[&object("a")];
         assert_eq!(
             condition(a, ConditionType::Degraded),
-            (ConditionStatus::True, Reason::UnknownEntryPoint, "routes[0]: entry point `nope` does not exist".into())
+            (
+                ConditionStatus::True,
+                Reason::UnknownEntryPoint,
+                "routes[0]: entry point `nope` does not exist".into()
+            )
         );
         assert_eq!(condition(a, ConditionType::Ready).0, ConditionStatus::True);
-        assert_eq!(condition(a, ConditionType::Ready).1, Reason::UnknownEntryPoint);
+        assert_eq!(
+            condition(a, ConditionType::Ready).1,
+            Reason::UnknownEntryPoint
+        );
         assert!(a.routes[0].ready);
     }
 
     #[test]
     fn unknown_proxy_reasons_stay_pending_on_the_route() {
-        let mut statuses = BTreeMap::from([(object("a"), status(true, 1)), (object("b"), status(true, 1))]);
+        let mut statuses = BTreeMap::from([
+            (object("a"), status(true, 1)),
+            (object("b"), status(true, 1)),
+        ]);
         let findings = [("b0", refused("SomethingNew", "odd"))];
-        apply_verdict(&mut statuses, &owners(&[("a0", "a", 0), ("b0", "b", 0)]), &verdict(3, &findings));
+        apply_verdict(
+            &mut statuses,
+            &owners(&[("a0", "a", 0), ("b0", "b", 0)]),
+            &verdict(3, &findings),
+        );
         let b = &statuses[&object("b")];
         assert_eq!(b.routes[0].reason, Some(Reason::Pending));
-        assert_eq!(condition(b, ConditionType::Programmed).0, ConditionStatus::False);
-        assert_eq!(condition(b, ConditionType::Accepted).0, ConditionStatus::True);
-        assert_eq!(condition(&statuses[&object("a")], ConditionType::Programmed).0, ConditionStatus::True);
+        assert_eq!(
+            condition(b, ConditionType::Programmed).0,
+            ConditionStatus::False
+        );
+        assert_eq!(
+            condition(b, ConditionType::Accepted).0,
+            ConditionStatus::True
+        );
+        assert_eq!(
+            condition(&statuses[&object("a")], ConditionType::Programmed).0,
+            ConditionStatus::True
+        );
     }
 }

@@ -9,9 +9,9 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::Client;
 use mesh_crds::Kind;
 use mesh_crds::status::{ConditionType, find_condition};
 use serde_json::Value;
@@ -118,7 +118,10 @@ impl StatusWriter {
         let written = outcomes.iter().filter(|o| **o == Outcome::Written).count();
         let failed = outcomes.iter().filter(|o| **o == Outcome::Failed).count();
         if written > 0 || failed > 0 {
-            debug!(generation = batch.generation, written, failed, "statuses written");
+            debug!(
+                generation = batch.generation,
+                written, failed, "statuses written"
+            );
         }
         failed == 0
     }
@@ -153,17 +156,24 @@ impl StatusWriter {
             return Outcome::Skipped;
         }
         let group = observed.api_version.split('/').next().unwrap_or_default();
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &object.namespace, &kind.api_resource(group));
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &object.namespace,
+            &kind.api_resource(group),
+        );
         let patch = merge_patch(observed.status.as_ref(), next.clone());
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PatchParams::default()
         };
-        match api.patch_status(&object.name, &params, &Patch::Merge(&patch)).await {
+        match api
+            .patch_status(&object.name, &params, &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => {
                 self.world.record_status(&key, next.clone());
-                self.announce_transition(object, &observed, &current, &next).await;
+                self.announce_transition(object, &observed, &current, &next)
+                    .await;
                 Outcome::Written
             }
             Err(kube::Error::Api(status)) if status.is_not_found() => Outcome::Skipped,
@@ -251,13 +261,35 @@ mod tests {
         assert_eq!(event.reason, "BackendNotFound");
         assert_eq!(event.type_, EventType::Warning);
         assert_eq!(event.note.as_deref(), Some("m"));
-        assert!(transition_event(&status("True", "Ready"), &status("False", "BackendNotFound")).is_some());
         assert!(
-            transition_event(&status("False", "BackendNotFound"), &status("False", "SecretNotFound")).is_some(),
+            transition_event(
+                &status("True", "Ready"),
+                &status("False", "BackendNotFound")
+            )
+            .is_some()
+        );
+        assert!(
+            transition_event(
+                &status("False", "BackendNotFound"),
+                &status("False", "SecretNotFound")
+            )
+            .is_some(),
             "a new reason is a new problem"
         );
-        assert!(transition_event(&status("False", "BackendNotFound"), &status("False", "BackendNotFound")).is_none());
-        assert!(transition_event(&status("False", "BackendNotFound"), &status("True", "Ready")).is_none());
+        assert!(
+            transition_event(
+                &status("False", "BackendNotFound"),
+                &status("False", "BackendNotFound")
+            )
+            .is_none()
+        );
+        assert!(
+            transition_event(
+                &status("False", "BackendNotFound"),
+                &status("True", "Ready")
+            )
+            .is_none()
+        );
         assert!(transition_event(&none, &none).is_none());
     }
 }

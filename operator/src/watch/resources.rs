@@ -34,7 +34,11 @@ impl WatchSpec {
 }
 
 /// Every watcher for the given groups, namespaces (empty = all) and CR label selector.
-pub fn watch_specs(groups: &[String], namespaces: &[String], label_selector: &str) -> Vec<WatchSpec> {
+pub fn watch_specs(
+    groups: &[String],
+    namespaces: &[String],
+    label_selector: &str,
+) -> Vec<WatchSpec> {
     let scopes: Vec<Option<String>> = if namespaces.is_empty() {
         vec![None]
     } else {
@@ -102,13 +106,23 @@ mod tests {
         assert_eq!(route.resource.plural, "ingressroutes");
         assert_eq!(route.label_selector.as_deref(), Some("team=a"));
         assert_eq!(route.describe(), "IngressRoute.mesh.io in all namespaces");
-        assert!(specs.iter().any(|s| s.resource.api_version == "traefik.io/v1alpha1"));
+        assert!(
+            specs
+                .iter()
+                .any(|s| s.resource.api_version == "traefik.io/v1alpha1")
+        );
 
         let secret = specs.iter().find(|s| s.resource.kind == "Secret").unwrap();
         assert_eq!(secret.label_selector.as_deref(), Some("owner!=helm"));
-        assert_eq!(secret.field_selector.as_deref(), Some("type!=helm.sh/release.v1"));
+        assert_eq!(
+            secret.field_selector.as_deref(),
+            Some("type!=helm.sh/release.v1")
+        );
         let service = specs.iter().find(|s| s.resource.kind == "Service").unwrap();
-        assert_eq!(service.label_selector, None, "the label selector is for Mesh kinds only");
+        assert_eq!(
+            service.label_selector, None,
+            "the label selector is for Mesh kinds only"
+        );
     }
 
     #[test]
@@ -116,8 +130,16 @@ mod tests {
         let namespaces = vec!["a".to_owned(), "b".to_owned()];
         let specs = watch_specs(&["mesh.io".to_owned()], &namespaces, "");
         assert_eq!(specs.len(), 2 * (10 + 4) + 2);
-        assert_eq!(specs.iter().filter(|s| s.resource.kind == "Node").count(), 1);
-        assert!(specs.iter().filter(|s| s.resource.kind != "Node" && s.resource.kind != "IngressClass").all(|s| s.namespace.is_some()));
+        assert_eq!(
+            specs.iter().filter(|s| s.resource.kind == "Node").count(),
+            1
+        );
+        assert!(
+            specs
+                .iter()
+                .filter(|s| s.resource.kind != "Node" && s.resource.kind != "IngressClass")
+                .all(|s| s.namespace.is_some())
+        );
         assert_eq!(specs[0].label_selector, None);
     }
 }

@@ -4,3 +4,4 @@
 //! review the diff before committing it.
 
 mod fixtures;
+mod scale;

@@ -132,14 +132,14 @@ pub fn handle<B>(proxy: &Proxy, req: &Request<B>) -> Response<Body> {
             "api",
             kind @ ("tcp" | "udp"),
             section @ ("routers" | "services" | "middlewares"),
-        ] => json(&views::unserved_section(&generation, kind, section)),
+        ] => json(&views::layer4_section(&generation, kind, section)),
         [
             "api",
             kind @ ("tcp" | "udp"),
             section @ ("routers" | "services" | "middlewares"),
             name,
         ] => found(
-            views::unserved_section(&generation, kind, section)
+            views::layer4_section(&generation, kind, section)
                 .into_iter()
                 .find(|o| o.name == *name),
             "object",

@@ -46,9 +46,9 @@ pub fn overview(proxy: &Proxy, generation: &Generation) -> serde_json::Value {
             "middlewares": SectionCount::of(&report.middlewares),
         },
         "tcp": {
-            "routers": SectionCount::unserved(config.tcp.routers.len()),
-            "services": SectionCount::unserved(config.tcp.services.len()),
-            "middlewares": SectionCount::unserved(config.tcp.middlewares.len()),
+            "routers": SectionCount::of(&generation.tcp.routers),
+            "services": SectionCount::of(&generation.tcp.services),
+            "middlewares": SectionCount::of(&generation.tcp.middlewares),
         },
         "udp": {
             "routers": SectionCount::unserved(config.udp.routers.len()),
@@ -320,17 +320,22 @@ pub fn http_middlewares(generation: &Generation) -> Vec<MiddlewareView> {
         .collect()
 }
 
-/// A TCP/UDP object: configured but not served by this proxy yet.
+/// A TCP or UDP router, service or middleware: its configuration and its state.
 #[derive(Debug, Serialize)]
-pub struct UnservedView {
+pub struct Layer4View {
     pub name: String,
     #[serde(flatten)]
     pub config: serde_json::Value,
     pub status: ObjectStatus,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub error: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
 }
 
-impl Listed for UnservedView {
+impl Listed for Layer4View {
     fn name(&self) -> &str {
         &self.name
     }
@@ -339,25 +344,49 @@ impl Listed for UnservedView {
     }
 }
 
-pub fn unserved_section(generation: &Generation, kind: &str, section: &str) -> Vec<UnservedView> {
+/// `/api/tcp/*` from the TCP report; `/api/udp/*` lists objects that are not served yet.
+pub fn layer4_section(generation: &Generation, kind: &str, section: &str) -> Vec<Layer4View> {
     let config = serde_json::to_value(&*generation.config).unwrap_or_default();
-    config
+    let reports = match (kind, section) {
+        ("tcp", "routers") => Some(&generation.tcp.routers),
+        ("tcp", "services") => Some(&generation.tcp.services),
+        ("tcp", "middlewares") => Some(&generation.tcp.middlewares),
+        _ => None,
+    };
+    let Some(objects) = config
         .get(kind)
         .and_then(|k| k.get(section))
         .and_then(|s| s.as_object())
-        .map(|objects| {
-            objects
-                .iter()
-                .map(|(name, value)| UnservedView {
-                    name: name.clone(),
-                    config: value.clone(),
-                    status: ObjectStatus::Disabled,
-                    error: vec![format!(
-                        "{} {section} are not served yet",
-                        kind.to_uppercase()
+    else {
+        return Vec::new();
+    };
+    objects
+        .iter()
+        .map(|(name, value)| {
+            let (status, problems, warnings) = match reports.map(|r| r.get(name)) {
+                Some(Some(report)) => (
+                    report.status,
+                    report.errors.clone(),
+                    report.warnings.clone(),
+                ),
+                Some(None) => (ObjectStatus::Disabled, Vec::new(), Vec::new()),
+                None => (
+                    ObjectStatus::Disabled,
+                    vec![Problem::new(
+                        "Unsupported",
+                        format!("{} {section} are not served yet", kind.to_uppercase()),
                     )],
-                })
-                .collect()
+                    Vec::new(),
+                ),
+            };
+            Layer4View {
+                name: name.clone(),
+                config: value.clone(),
+                status,
+                error: problems.iter().map(|p| p.message.clone()).collect(),
+                problems,
+                warnings,
+            }
         })
-        .unwrap_or_default()
+        .collect()
 }

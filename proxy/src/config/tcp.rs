@@ -1,5 +1,5 @@
-//! `tcp`: TCP routers, services, middlewares and servers transports (types only; TCP
-//! forwarding is not served yet).
+//! `tcp`: TCP routers, services, middlewares and servers transports (served by
+//! [`crate::tcp`]).
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

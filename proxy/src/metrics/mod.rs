@@ -95,18 +95,20 @@ pub struct CountersSnapshot {
 
 /// Counts one request on its router and service from start to response headers. Dropped
 /// without [`RequestTimer::finish`] (client went away), it only releases the in-flight slot.
-pub struct RequestTimer {
-    counters: [Option<Arc<TrafficCounters>>; 2],
+/// It borrows the counters from the matched route, so timing a request costs no reference
+/// counting.
+pub struct RequestTimer<'a> {
+    counters: [Option<&'a TrafficCounters>; 2],
     started: Instant,
     finished: bool,
 }
 
-impl RequestTimer {
+impl<'a> RequestTimer<'a> {
     pub fn start(
-        router: Option<&Arc<TrafficCounters>>,
-        service: Option<&Arc<TrafficCounters>>,
+        router: Option<&'a TrafficCounters>,
+        service: Option<&'a TrafficCounters>,
     ) -> Self {
-        let counters = [router.cloned(), service.cloned()];
+        let counters = [router, service];
         for counter in counters.iter().flatten() {
             counter.begin();
         }
@@ -128,7 +130,7 @@ impl RequestTimer {
     }
 }
 
-impl Drop for RequestTimer {
+impl Drop for RequestTimer<'_> {
     fn drop(&mut self) {
         if !self.finished {
             for counter in self.counters.iter().flatten() {
@@ -209,7 +211,7 @@ mod tests {
         let registry = CounterRegistry::default();
         let router = registry.router("r");
         let service = registry.service("s");
-        let timer = RequestTimer::start(Some(&router), Some(&service));
+        let timer = RequestTimer::start(Some(&*router), Some(&*service));
         assert_eq!(router.snapshot().in_flight, 1);
         timer.finish(503);
         let snap = router.snapshot();
@@ -218,7 +220,7 @@ mod tests {
         assert_eq!(service.snapshot().status_5xx, 1);
 
         // A request dropped before its response frees its in-flight slot, counts no status.
-        let timer = RequestTimer::start(Some(&router), None);
+        let timer = RequestTimer::start(Some(&*router), None);
         drop(timer);
         let snap = router.snapshot();
         assert_eq!(
@@ -234,8 +236,8 @@ mod tests {
     #[test]
     fn counters_survive_for_kept_names_only() {
         let registry = CounterRegistry::default();
-        RequestTimer::start(Some(&registry.router("kept")), None).finish(200);
-        RequestTimer::start(Some(&registry.router("gone")), None).finish(200);
+        RequestTimer::start(Some(&*registry.router("kept")), None).finish(200);
+        RequestTimer::start(Some(&*registry.router("gone")), None).finish(200);
         registry.retain(&|name| name == "kept", &|_| true);
         assert_eq!(registry.router("kept").snapshot().requests, 1);
         assert_eq!(registry.router("gone").snapshot().requests, 0);

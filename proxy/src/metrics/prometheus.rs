@@ -103,8 +103,8 @@ mod tests {
     fn renders_counters_histogram_and_escapes_labels() {
         let registry = CounterRegistry::default();
         let router = registry.router("a\"b");
-        RequestTimer::start(Some(&router), None).finish(200);
-        RequestTimer::start(Some(&router), None).finish(404);
+        RequestTimer::start(Some(&*router), None).finish(200);
+        RequestTimer::start(Some(&*router), None).finish(404);
         let text = render_prometheus(&registry.router_snapshots(), &BTreeMap::new(), 7);
         assert!(text.contains("mesh_config_generation 7\n"), "{text}");
         assert!(

@@ -91,8 +91,8 @@ pub async fn dispatch(
         .access_log
         .then(|| AccessLogEntry::start(&req, conn, &route));
     let timer = RequestTimer::start(
-        route.router_counters.as_ref(),
-        route.service_counters.as_ref(),
+        route.router_counters.as_deref(),
+        route.service_counters.as_deref(),
     );
 
     let response = match route

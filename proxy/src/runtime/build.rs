@@ -12,6 +12,7 @@ use crate::router::{Route, RouterTable};
 use crate::rule::{HttpRouterIndex, IndexEntry, MAX_USER_PRIORITY, parse_http};
 use crate::service::{ServiceBuildError, Services};
 use crate::tcp::TcpGeneration;
+use crate::udp::UdpGeneration;
 use crate::tls::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 
 /// One configuration, compiled: what the request path reads through the arc-swap.
@@ -26,6 +27,8 @@ pub struct Generation {
     pub tls: Arc<TlsGeneration>,
     /// TCP routers and services, with their reports.
     pub tcp: Arc<TcpGeneration>,
+    /// The UDP router of each UDP entry point, with reports.
+    pub udp: Arc<UdpGeneration>,
 }
 
 impl Generation {
@@ -42,6 +45,7 @@ impl Generation {
             report: Arc::new(ApplyReport::default()),
             tls: Arc::new(TlsGeneration::empty(entry_points)),
             tcp: Arc::new(TcpGeneration::empty(entry_points)),
+            udp: Arc::new(UdpGeneration::empty(entry_points)),
         }
     }
 }
@@ -224,6 +228,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         .collect();
 
     let tcp = TcpGeneration::build(&config.tcp, static_config, &tls_builder);
+    let udp = UdpGeneration::build(&config.udp, static_config);
     let (tls, tls_warnings) = tls_builder.finish();
     for (router, warning) in tls_warnings {
         if let Some(report) = router_reports.get_mut(&router) {
@@ -253,6 +258,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         report: Arc::new(report),
         tls: Arc::new(tls),
         tcp: Arc::new(tcp),
+        udp: Arc::new(udp),
     }
 }
 

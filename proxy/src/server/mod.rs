@@ -81,14 +81,21 @@ impl RunningProxy {
 }
 
 impl Proxy {
-    /// Binds every TCP entry point and the admin API, then serves them in background tasks.
+    /// Binds every entry point (TCP and UDP) and the admin API, then serves them in background
+    /// tasks.
     pub async fn start(&self) -> Result<RunningProxy, ServeError> {
         let shared = &self.shared;
         let mut tasks = Vec::new();
         let mut addresses = BoundAddresses::default();
         for (slot, (name, entry_point)) in shared.static_config.entry_points.iter().enumerate() {
             if entry_point.protocol == Protocol::Udp {
-                tracing::warn!(entry_point = %name, "UDP entry points are not served yet");
+                let socket = tokio::net::UdpSocket::bind(entry_point.address).await.map_err(|source| {
+                    ServeError::Bind { name: name.clone(), address: entry_point.address, source }
+                })?;
+                let local = socket.local_addr().unwrap_or(entry_point.address);
+                tracing::info!(entry_point = %name, address = %local, "listening (UDP)");
+                addresses.entry_points.insert(name.clone(), local);
+                tasks.push(tokio::spawn(crate::udp::serve(socket, self.clone(), slot)));
                 continue;
             }
             let listener = TcpListener::bind(entry_point.address)

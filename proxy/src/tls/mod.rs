@@ -26,7 +26,7 @@ pub use accept::{AcceptedConnection, ClientIo};
 pub(crate) use accept::misdirected;
 pub use error::TlsError;
 pub use hello::{ClientHelloInfo, Rewind};
-pub(crate) use hello::{HelloError, TLS_HANDSHAKE_RECORD, read_client_hello};
+pub(crate) use hello::{TLS_HANDSHAKE_RECORD, read_client_hello};
 pub use sni::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 pub use store::{CertificateStore, GENERATED_DEFAULT_COMMON_NAME};
 

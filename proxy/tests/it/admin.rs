@@ -237,3 +237,30 @@ async fn access_log_follows_the_router_toggle() {
     assert_eq!(entry["entryPointName"], "web");
     assert_eq!(entry["ServiceName"], "app");
 }
+
+#[tokio::test]
+async fn tcp_and_udp_sections_show_their_state() {
+    let proxy = TestProxy::start().await;
+    proxy.apply_yaml(
+        r#"
+tcp:
+  routers:
+    db: {rule: "HostSNI(`*`)", service: missing, entryPoints: [web]}
+udp:
+  routers:
+    dns: {service: resolver}
+"#,
+    );
+    let (_, routers) = admin_json(&proxy, "/api/tcp/routers").await;
+    assert_eq!(routers[0]["name"], "db");
+    assert_eq!(routers[0]["status"], "disabled", "{routers}");
+    assert!(!routers[0]["error"].as_array().expect("errors").is_empty(), "{routers}");
+    let (_, overview) = admin_json(&proxy, "/api/overview").await;
+    assert_eq!(overview["tcp"]["routers"]["errors"], 1, "{overview}");
+
+    let (status, dns) = admin_json(&proxy, "/api/udp/routers/dns").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dns["error"][0], "UDP routers are not served yet");
+    let (status, _) = admin_json(&proxy, "/api/tcp/routers/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -7,4 +7,6 @@ mod routing;
 mod services;
 mod startup;
 mod support;
+mod tcp;
 mod tls;
+mod udp;

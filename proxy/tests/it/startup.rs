@@ -44,7 +44,7 @@ async fn before_the_first_apply_everything_is_404_at_generation_0() {
 }
 
 #[tokio::test]
-async fn udp_entry_points_are_listed_but_not_bound_and_http_routers_skip_them() {
+async fn udp_entry_points_are_listed_and_bound_and_http_routers_skip_them() {
     let proxy = TestProxy::start_with(|static_config| {
         let (name, ep) = EntryPoint::parse_named("dns=127.0.0.1:0/udp").expect("valid flag");
         static_config.entry_points.insert(name, ep);
@@ -52,7 +52,8 @@ async fn udp_entry_points_are_listed_but_not_bound_and_http_routers_skip_them() 
     .await;
     let (_, entry_points) = admin_json(&proxy, "/api/entrypoints/dns").await;
     assert_eq!(entry_points["protocol"], "udp");
-    assert!(entry_points["boundAddress"].is_null());
+    let bound = proxy.running.entry_point("dns").expect("the UDP entry point is bound");
+    assert_eq!(entry_points["boundAddress"], bound.to_string());
 
     let report = proxy.apply_yaml(
         "http: {routers: {r: {rule: 'Host(`a`)', service: s, entryPoints: [dns]}}, \

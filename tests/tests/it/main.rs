@@ -11,6 +11,7 @@ mod kinds;
 mod kubectl;
 mod operator_leader;
 mod operator_manifests;
+mod operator_outage;
 mod operator_routing;
 mod operator_status;
 mod operator_support;

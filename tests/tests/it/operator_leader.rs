@@ -27,7 +27,10 @@ async fn wait_for_single_leader(replicas: &[&Mesh]) -> anyhow::Result<usize> {
         if leaders.len() == 1 {
             return Ok(leaders[0]);
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "leaders: {leaders:?}");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "leaders: {leaders:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
@@ -49,8 +52,13 @@ async fn reporters(events: &Api<Event>, object: &str, reason: &str) -> anyhow::R
 async fn one_replica_writes_status_and_the_other_takes_over() -> anyhow::Result<()> {
     let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
     let mut pod = PodNetwork::get()?.create_pod("ha-0")?;
-    pod.start_backend(&BackendSpec::new(crate::backend_binary(), "ha-0", BackendMode::Http, 8080))
-        .await?;
+    pod.start_backend(&BackendSpec::new(
+        crate::backend_binary(),
+        "ha-0",
+        BackendMode::Http,
+        8080,
+    ))
+    .await?;
     apply_yaml(&client, &service_yaml("whoami", pod.ip()), &ns).await?;
     let host = format!("ha.{ns}.test");
     apply_yaml(&client, &route_yaml("web", &host, "whoami", 80), &ns).await?;
@@ -75,35 +83,52 @@ async fn one_replica_writes_status_and_the_other_takes_over() -> anyhow::Result<
         "the Lease names the replica that says it leads"
     );
 
-    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &mesh_resource("IngressRoute")?);
+    let routes: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &mesh_resource("IngressRoute")?);
     wait_for_ready(&routes, "web", &leader, "True", "Ready").await?;
 
     // Break the route: the leader alone reports it.
     let broken = json!({"spec": {"routes": [{"match": format!("Host(`{host}`)"), "kind": "Rule",
         "services": [{"name": "gone", "port": 80}]}]}});
-    routes.patch("web", &PatchParams::default(), &Patch::Merge(&broken)).await?;
+    routes
+        .patch("web", &PatchParams::default(), &Patch::Merge(&broken))
+        .await?;
     wait_for_ready(&routes, "web", &leader, "False", "BackendNotFound").await?;
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
-    assert_eq!(reporters(&events, "web", "BackendNotFound").await?, [leader_id]);
+    assert_eq!(
+        reporters(&events, "web", "BackendNotFound").await?,
+        [leader_id]
+    );
 
     // The leader dies without releasing the Lease; the follower takes over after it expires.
     drop(leader);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while is_leader(&follower).await != Some(true) {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no takeover:\n{}", follower.log_tail(30));
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no takeover:\n{}",
+            follower.log_tail(30)
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 
     // The new leader writes: a fix shows up, and a new break is announced by it.
     let fixed = json!({"spec": {"routes": [{"match": format!("Host(`{host}`)"), "kind": "Rule",
         "services": [{"name": "whoami", "port": 80}]}]}});
-    routes.patch("web", &PatchParams::default(), &Patch::Merge(&fixed)).await?;
+    routes
+        .patch("web", &PatchParams::default(), &Patch::Merge(&fixed))
+        .await?;
     wait_for_ready(&routes, "web", &follower, "True", "Ready").await?;
     follower.wait_for_answer(&host, "/", 200).await?;
     let port_broken = json!({"spec": {"routes": [{"match": format!("Host(`{host}`)"), "kind": "Rule",
         "services": [{"name": "whoami", "port": 81}]}]}});
-    routes.patch("web", &PatchParams::default(), &Patch::Merge(&port_broken)).await?;
+    routes
+        .patch("web", &PatchParams::default(), &Patch::Merge(&port_broken))
+        .await?;
     wait_for_ready(&routes, "web", &follower, "False", "PortNotFound").await?;
-    assert_eq!(reporters(&events, "web", "PortNotFound").await?, [follower_id]);
+    assert_eq!(
+        reporters(&events, "web", "PortNotFound").await?,
+        [follower_id]
+    );
     Ok(())
 }

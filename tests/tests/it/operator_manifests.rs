@@ -12,13 +12,25 @@ use crate::operator_support::{PATIENCE, mesh_binary};
 
 /// The Ready condition of `name` in `/api/status`, as (status, reason, message).
 fn ready_in(body: &Value, name: &str) -> Option<(String, String, String)> {
-    let object = body["objects"].as_array()?.iter().find(|o| o["name"] == name)?;
-    let ready = object["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready")?;
+    let object = body["objects"]
+        .as_array()?
+        .iter()
+        .find(|o| o["name"] == name)?;
+    let ready = object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?;
     let text = |field: &str| ready[field].as_str().unwrap_or_default().to_owned();
     Some((text("status"), text("reason"), text("message")))
 }
 
-async fn wait_for_status(admin: SocketAddr, name: &str, status: &str, reason: &str, log: &ManagedProcess) -> anyhow::Result<String> {
+async fn wait_for_status(
+    admin: SocketAddr,
+    name: &str,
+    status: &str,
+    reason: &str,
+    log: &ManagedProcess,
+) -> anyhow::Result<String> {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let body = match http_client::get(&format!("http://{admin}/api/status")).await {
@@ -45,9 +57,14 @@ async fn quickstart_routes_and_explains_and_follows_edits() -> anyhow::Result<()
     let dir = tempfile::tempdir()?;
     let ports = free_loopback_ports(3)?;
     let (backend_port, web_port, admin_port) = (ports[0], ports[1], ports[2]);
-    let backend = BackendSpec::new(crate::backend_binary(), "quickstart", BackendMode::Http, backend_port)
-        .start_on_loopback(dir.path())
-        .await?;
+    let backend = BackendSpec::new(
+        crate::backend_binary(),
+        "quickstart",
+        BackendMode::Http,
+        backend_port,
+    )
+    .start_on_loopback(dir.path())
+    .await?;
 
     // The quickstart as shipped, with its backend moved to a free port.
     let manifests = dir.path().join("manifests");
@@ -55,8 +72,7 @@ async fn quickstart_routes_and_explains_and_follows_edits() -> anyhow::Result<()
     for entry in std::fs::read_dir(workspace_root().join("examples/quickstart"))? {
         let path = entry?.path();
         if path.extension().is_some_and(|ext| ext == "yaml") {
-            let text = std::fs::read_to_string(&path)?
-                .replace("8081", &backend_port.to_string());
+            let text = std::fs::read_to_string(&path)?.replace("8081", &backend_port.to_string());
             std::fs::write(manifests.join(path.file_name().unwrap_or_default()), text)?;
         }
     }
@@ -72,7 +88,10 @@ async fn quickstart_routes_and_explains_and_follows_edits() -> anyhow::Result<()
     let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
 
     let message = wait_for_status(admin, "api", "False", "BackendNotFound", &mesh).await?;
-    assert_eq!(message, "routes[0].services[0]: Service default/api not found");
+    assert_eq!(
+        message,
+        "routes[0].services[0]: Service default/api not found"
+    );
     wait_for_status(admin, "whoami", "True", "Ready", &mesh).await?;
     wait_for_status(admin, "quickstart-headers", "True", "Ready", &mesh).await?;
 
@@ -82,7 +101,13 @@ async fn quickstart_routes_and_explains_and_follows_edits() -> anyhow::Result<()
     let answer = http_client::send(request, false).await?;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json()?["name"], "quickstart");
-    assert_eq!(answer.headers.get("x-served-by").and_then(|v| v.to_str().ok()), Some("mesh"));
+    assert_eq!(
+        answer
+            .headers
+            .get("x-served-by")
+            .and_then(|v| v.to_str().ok()),
+        Some("mesh")
+    );
 
     // Adding the missing Service to the folder fixes the broken route.
     std::fs::write(
@@ -96,19 +121,31 @@ async fn quickstart_routes_and_explains_and_follows_edits() -> anyhow::Result<()
     wait_for_status(admin, "api", "True", "Ready", &mesh).await?;
 
     // A malformed document is reported in the log and hides nothing else.
-    std::fs::write(manifests.join("50-broken.yaml"), "apiVersion: mesh.io/v1alpha1\nkind: [unterminated\n")?;
+    std::fs::write(
+        manifests.join("50-broken.yaml"),
+        "apiVersion: mesh.io/v1alpha1\nkind: [unterminated\n",
+    )?;
     std::fs::remove_file(manifests.join("30-broken-route.yaml"))?;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let body = http_client::get(&format!("http://{admin}/api/status")).await?.json()?;
+        let body = http_client::get(&format!("http://{admin}/api/status"))
+            .await?
+            .json()?;
         if ready_in(&body, "api").is_none() {
             assert!(ready_in(&body, "whoami").is_some(), "{body:#}");
             break;
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the deleted route stayed: {body:#}");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the deleted route stayed: {body:#}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(mesh.log_tail(50).contains("50-broken.yaml"), "{}", mesh.log_tail(50));
+    assert!(
+        mesh.log_tail(50).contains("50-broken.yaml"),
+        "{}",
+        mesh.log_tail(50)
+    );
     drop(backend);
     Ok(())
 }
