@@ -101,7 +101,25 @@ impl ControlPlane {
         Self::start_with(ControlPlaneOptions::default()).await
     }
 
+    /// Starts a private control plane with extra options (no CRDs installed).
     pub async fn start_with(options: ControlPlaneOptions) -> Result<Self> {
+        // Free ports are only reserved until we release them for etcd and the apiserver;
+        // another process may grab one in between. That, and only that, is worth a retry.
+        let mut attempts_left = 3;
+        loop {
+            attempts_left -= 1;
+            match Self::start_once(&options).await {
+                Err(HarnessError::StartUp { log_tail, .. })
+                    if attempts_left > 0 && log_tail.contains("address already in use") =>
+                {
+                    tracing::warn!("a control plane port was taken by another process; retrying");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(options: &ControlPlaneOptions) -> Result<Self> {
         let binaries = Binaries::get()?;
         remove_dirs_of_dead_runs(&std::env::temp_dir());
         let dir = tempfile::Builder::new()

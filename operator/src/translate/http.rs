@@ -5,6 +5,7 @@ use mesh_crds::ingress_route::Route;
 use mesh_crds::status::Reason;
 use mesh_proxy::config::service::{Weighted, WeightedService};
 use mesh_proxy::config::{Router, RouterObservability, RouterTls, Service};
+use mesh_proxy::rule::{RuleSyntax, parse_http_with};
 
 use super::backend::Problem;
 use super::load_balancer::{self, Staged};
@@ -164,6 +165,14 @@ fn build_router(
         return Err(Problem::new(
             Reason::InvalidRule,
             format!("{location}: match is empty"),
+        ));
+    }
+    // The proxy would refuse the router anyway; saying so here names the route and column.
+    let syntax = RuleSyntax::from_config(route.syntax.as_deref());
+    if let Err(error) = parse_http_with(&route.match_, syntax) {
+        return Err(Problem::new(
+            Reason::InvalidRule,
+            format!("{location}: match {:?}: {error}", route.match_),
         ));
     }
     let middlewares = route

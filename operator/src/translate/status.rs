@@ -328,7 +328,7 @@ impl Record {
                 0,
                 Finding {
                     reason: Reason::RoutesDropped,
-                    message: format!("{dropped} of {} routes dropped", routes.len()),
+                    message: dropped_summary(&routes, dropped),
                     route: None,
                 },
             );
@@ -346,6 +346,27 @@ impl Record {
             routes,
         }
     }
+}
+
+/// How many routes were dropped, and why for the first few (the rest are in `routes[]`).
+fn dropped_summary(routes: &[RouteVerdict], dropped: usize) -> String {
+    const SHOWN: usize = 3;
+    let causes: Vec<&str> = routes
+        .iter()
+        .filter(|route| !route.ready)
+        .filter_map(|route| route.message.as_deref())
+        .take(SHOWN)
+        .collect();
+    let more = if dropped > SHOWN {
+        format!("; {} more in status.routes", dropped - SHOWN)
+    } else {
+        String::new()
+    };
+    format!(
+        "{dropped} of {} routes dropped: {}{more}",
+        routes.len(),
+        causes.join("; ")
+    )
 }
 
 fn failed(type_: ConditionType, findings: &[Finding]) -> ConditionState {

@@ -10,6 +10,7 @@ use mesh_proxy::config::tcp::{
     ProxyProtocol, TcpLoadBalancer, TcpRouter, TcpRouterTls, TcpServer, TcpService, TcpWeighted,
     TcpWeightedService,
 };
+use mesh_proxy::rule::{RuleSyntax, parse_tcp_with};
 
 use super::backend::{Problem, port_text};
 use super::names::{object_id, tcp_router_name};
@@ -129,6 +130,14 @@ fn build_router(
         return Err(Problem::new(
             Reason::InvalidRule,
             format!("{location}: match is empty"),
+        ));
+    }
+    // The proxy would refuse the router anyway; saying so here names the route and column.
+    let syntax = RuleSyntax::from_config(route.syntax.as_deref());
+    if let Err(error) = parse_tcp_with(&route.match_, syntax) {
+        return Err(Problem::new(
+            Reason::InvalidRule,
+            format!("{location}: match {:?}: {error}", route.match_),
         ));
     }
     if ingress_route.spec.tls.is_none()

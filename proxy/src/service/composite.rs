@@ -176,31 +176,27 @@ impl HttpService for Mirroring {
         if chosen.is_empty() {
             return self.inner.main.call(req, cx);
         }
+        if !self.inner.mirror_body {
+            let (parts, body) = req.into_parts();
+            send_to_mirrors(&chosen, &parts, Bytes::new(), cx);
+            return self.inner.main.call(Request::from_parts(parts, body), cx);
+        }
         let inner = Arc::clone(&self.inner);
         let cx = cx.clone();
         async move {
             let (parts, body) = req.into_parts();
-            let mirror_body = if inner.mirror_body {
-                match buffer_body(body, inner.max_body_size).await {
-                    Ok(Buffered::Complete(bytes)) => Some(bytes),
-                    Ok(Buffered::TooLarge(body)) => {
-                        // Too big to copy: the main service still gets it, mirrors don't.
-                        let req = Request::from_parts(parts, body);
-                        return inner.main.call(req, &cx).await;
-                    }
-                    Err(response) => return response,
+            match buffer_body(body, inner.max_body_size).await {
+                Ok(Buffered::Complete(bytes)) => {
+                    send_to_mirrors(&chosen, &parts, bytes.clone(), &cx);
+                    let req = Request::from_parts(parts, body::full(bytes));
+                    inner.main.call(req, &cx).await
                 }
-            } else {
-                let req = Request::from_parts(parts.clone(), body);
-                send_to_mirrors(&chosen, &parts, Bytes::new(), &cx);
-                return inner.main.call(req, &cx).await;
-            };
-            let bytes = mirror_body.unwrap_or_default();
-            send_to_mirrors(&chosen, &parts, bytes.clone(), &cx);
-            inner
-                .main
-                .call(Request::from_parts(parts, body::full(bytes)), &cx)
-                .await
+                // Too big to copy: the main service still gets it, mirrors don't.
+                Ok(Buffered::TooLarge(body)) => {
+                    inner.main.call(Request::from_parts(parts, body), &cx).await
+                }
+                Err(response) => response,
+            }
         }
         .boxed()
     }

@@ -38,6 +38,9 @@ pub struct TcpEntryPoint {
     pub tls: TcpRouterIndex<Arc<TcpRoute>>,
 }
 
+/// Entries of the two indexes (plain, TLS) of one entry point.
+type EntryPointRoutes = (Vec<TcpIndexEntry<Arc<TcpRoute>>>, Vec<TcpIndexEntry<Arc<TcpRoute>>>);
+
 /// The TCP side of one configuration generation.
 pub struct TcpGeneration {
     entry_points: Box<[TcpEntryPoint]>,
@@ -67,7 +70,7 @@ impl TcpGeneration {
     pub fn build(config: &TcpConfig, static_config: &StaticConfig, tls: &TlsBuilder) -> TcpGeneration {
         let services = build_services(&config.services, &config.servers_transports);
         let entry_point_names: Vec<&str> = static_config.entry_points.keys().map(String::as_str).collect();
-        let mut per_entry_point: Vec<(Vec<TcpIndexEntry<Arc<TcpRoute>>>, Vec<TcpIndexEntry<Arc<TcpRoute>>>)> =
+        let mut per_entry_point: Vec<EntryPointRoutes> =
             entry_point_names.iter().map(|_| (Vec::new(), Vec::new())).collect();
         let mut in_flight = HashMap::new();
         let mut middleware_errors = BTreeMap::new();

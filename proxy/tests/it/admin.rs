@@ -254,7 +254,10 @@ udp:
     let (_, routers) = admin_json(&proxy, "/api/tcp/routers").await;
     assert_eq!(routers[0]["name"], "db");
     assert_eq!(routers[0]["status"], "disabled", "{routers}");
-    assert!(!routers[0]["error"].as_array().expect("errors").is_empty(), "{routers}");
+    assert!(
+        !routers[0]["error"].as_array().expect("errors").is_empty(),
+        "{routers}"
+    );
     let (_, overview) = admin_json(&proxy, "/api/overview").await;
     assert_eq!(overview["tcp"]["routers"]["errors"], 1, "{overview}");
 
@@ -263,4 +266,33 @@ udp:
     assert_eq!(dns["error"][0], "UDP routers are not served yet");
     let (status, _) = admin_json(&proxy, "/api/tcp/routers/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn metrics_can_be_turned_off_per_router() {
+    let backend = EchoBackend::start("app").await;
+    let proxy = TestProxy::start().await;
+    proxy.apply_yaml(&format!(
+        r#"
+http:
+  routers:
+    quiet: {{rule: "Host(`quiet.test`)", service: app, observability: {{metrics: false}}}}
+  services:
+    app: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+"#,
+        backend.url()
+    ));
+    let answer = get(&http1_client(), proxy.web(), "quiet.test", "/").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let (_, router) = admin_json(&proxy, "/api/http/routers/quiet").await;
+    assert!(
+        router["stats"].is_null(),
+        "no counters for a router with metrics off: {router}"
+    );
+    let metrics = get(&http1_client(), proxy.admin(), "localhost", "/metrics").await;
+    assert!(
+        !metrics.body.contains("router=\"quiet\""),
+        "{}",
+        metrics.body
+    );
 }

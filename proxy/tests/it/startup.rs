@@ -52,7 +52,10 @@ async fn udp_entry_points_are_listed_and_bound_and_http_routers_skip_them() {
     .await;
     let (_, entry_points) = admin_json(&proxy, "/api/entrypoints/dns").await;
     assert_eq!(entry_points["protocol"], "udp");
-    let bound = proxy.running.entry_point("dns").expect("the UDP entry point is bound");
+    let bound = proxy
+        .running
+        .entry_point("dns")
+        .expect("the UDP entry point is bound");
     assert_eq!(entry_points["boundAddress"], bound.to_string());
 
     let report = proxy.apply_yaml(
@@ -75,4 +78,25 @@ async fn the_admin_api_only_answers_reads() {
         .expect("request");
     let answer = crate::support::send(&http1_client(), req).await;
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn an_unwritable_access_log_stops_the_start_with_its_path() {
+    let mut static_config = StaticConfig {
+        admin_address: None,
+        access_log_path: Some("/nonexistent-dir/mesh/access.log".into()),
+        ..StaticConfig::default()
+    };
+    let (name, ep) = EntryPoint::parse_named("web=127.0.0.1:0").expect("valid flag");
+    static_config.entry_points.insert(name, ep);
+    let err = Proxy::new(static_config)
+        .start()
+        .await
+        .err()
+        .expect("start fails");
+    assert!(
+        err.to_string()
+            .starts_with("access log: cannot open /nonexistent-dir/mesh/access.log"),
+        "{err}"
+    );
 }
