@@ -26,19 +26,10 @@ impl SectionCount {
             errors,
         }
     }
-
-    fn unserved(total: usize) -> Self {
-        SectionCount {
-            total,
-            warnings: 0,
-            errors: total,
-        }
-    }
 }
 
 pub fn overview(proxy: &Proxy, generation: &Generation) -> serde_json::Value {
     let report = &generation.report;
-    let config = &generation.config;
     serde_json::json!({
         "http": {
             "routers": SectionCount::of(&report.routers),
@@ -51,8 +42,8 @@ pub fn overview(proxy: &Proxy, generation: &Generation) -> serde_json::Value {
             "middlewares": SectionCount::of(&generation.tcp.middlewares),
         },
         "udp": {
-            "routers": SectionCount::unserved(config.udp.routers.len()),
-            "services": SectionCount::unserved(config.udp.services.len()),
+            "routers": SectionCount::of(&generation.udp.routers),
+            "services": SectionCount::of(&generation.udp.services),
         },
         "features": {
             "accessLog": proxy.static_config().access_logs,
@@ -344,13 +335,15 @@ impl Listed for Layer4View {
     }
 }
 
-/// `/api/tcp/*` from the TCP report; `/api/udp/*` lists objects that are not served yet.
+/// `/api/tcp/*` and `/api/udp/*` from the TCP and UDP reports of the generation.
 pub fn layer4_section(generation: &Generation, kind: &str, section: &str) -> Vec<Layer4View> {
     let config = serde_json::to_value(&*generation.config).unwrap_or_default();
     let reports = match (kind, section) {
         ("tcp", "routers") => Some(&generation.tcp.routers),
         ("tcp", "services") => Some(&generation.tcp.services),
         ("tcp", "middlewares") => Some(&generation.tcp.middlewares),
+        ("udp", "routers") => Some(&generation.udp.routers),
+        ("udp", "services") => Some(&generation.udp.services),
         _ => None,
     };
     let Some(objects) = config

@@ -1,4 +1,4 @@
-//! `udp`: UDP routers and services (types only; UDP forwarding is not served yet).
+//! `udp`: UDP routers and services (served by [`crate::udp`]).
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -12,8 +12,8 @@ use crate::router::{Route, RouterTable};
 use crate::rule::{HttpRouterIndex, IndexEntry, MAX_USER_PRIORITY, parse_http};
 use crate::service::{ServiceBuildError, Services};
 use crate::tcp::TcpGeneration;
-use crate::udp::UdpGeneration;
 use crate::tls::{TlsBuilder, TlsGeneration, TlsRouterHosts};
+use crate::udp::UdpGeneration;
 
 /// One configuration, compiled: what the request path reads through the arc-swap.
 pub struct Generation {
@@ -96,7 +96,8 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         .collect();
     let mut chains = ChainCompiler::new(&http.middlewares);
     let mut router_reports = BTreeMap::new();
-    let mut tls_builder = TlsBuilder::new(&config.tls, entry_point_names.len(), Some(&previous.tls));
+    let mut tls_builder =
+        TlsBuilder::new(&config.tls, entry_point_names.len(), Some(&previous.tls));
 
     for (name, router) in &http.routers {
         let mut problems = Vec::new();
@@ -137,11 +138,23 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         if let Some(router_tls) = &router.tls {
             problems.extend(tls_builder.router_problem(&router_tls.options));
             // Hosts pick the TLS option at handshake time, even for a router not served.
-            let slots = entry_points.iter().filter_map(|ep| entry_point_names.iter().position(|n| n == ep));
+            let slots = entry_points
+                .iter()
+                .filter_map(|ep| entry_point_names.iter().position(|n| n == ep));
             for slot in slots.filter(|_| rule.is_some()) {
-                let hosts = rule.as_ref().map(|rule| rule.hosts().to_vec()).unwrap_or_default();
+                let hosts = rule
+                    .as_ref()
+                    .map(|rule| rule.hosts().to_vec())
+                    .unwrap_or_default();
                 let options = router_tls.options.clone();
-                tls_builder.claim(slot, TlsRouterHosts { router: name.clone(), hosts, options });
+                tls_builder.claim(
+                    slot,
+                    TlsRouterHosts {
+                        router: name.clone(),
+                        hosts,
+                        options,
+                    },
+                );
             }
         }
         let service = resolve_service(router, http, &services, &service_errors, &mut problems);

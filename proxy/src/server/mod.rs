@@ -89,9 +89,13 @@ impl Proxy {
         let mut addresses = BoundAddresses::default();
         for (slot, (name, entry_point)) in shared.static_config.entry_points.iter().enumerate() {
             if entry_point.protocol == Protocol::Udp {
-                let socket = tokio::net::UdpSocket::bind(entry_point.address).await.map_err(|source| {
-                    ServeError::Bind { name: name.clone(), address: entry_point.address, source }
-                })?;
+                let socket = tokio::net::UdpSocket::bind(entry_point.address)
+                    .await
+                    .map_err(|source| ServeError::Bind {
+                        name: name.clone(),
+                        address: entry_point.address,
+                        source,
+                    })?;
                 let local = socket.local_addr().unwrap_or(entry_point.address);
                 tracing::info!(entry_point = %name, address = %local, "listening (UDP)");
                 addresses.entry_points.insert(name.clone(), local);

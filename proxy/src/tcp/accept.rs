@@ -37,7 +37,10 @@ pub async fn accept(
 ) -> Option<AcceptedConnection> {
     let ip = client_addr.ip();
     let tcp = generation.tcp.entry_point(slot);
-    let has_https_routers = generation.tables.get(slot).is_some_and(|table| !table.tls.is_empty());
+    let has_https_routers = generation
+        .tables
+        .get(slot)
+        .is_some_and(|table| !table.tls.is_empty());
     if let Some(tcp) = tcp
         && tcp.tls.is_empty()
         && !has_https_routers
@@ -68,17 +71,18 @@ pub async fn accept(
         return Some(AcceptedConnection::plain(stream));
     }
 
-    let (hello, raw) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_client_hello(&mut stream)).await {
-        Ok(Ok(read)) => read,
-        Ok(Err(err)) => {
-            tracing::debug!(client = %client_addr, error = %err, "no ClientHello");
-            return None;
-        }
-        Err(_) => {
-            tracing::debug!(client = %client_addr, "ClientHello timed out");
-            return None;
-        }
-    };
+    let (hello, raw) =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_client_hello(&mut stream)).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(err)) => {
+                tracing::debug!(client = %client_addr, error = %err, "no ClientHello");
+                return None;
+            }
+            Err(_) => {
+                tracing::debug!(client = %client_addr, "ClientHello timed out");
+                return None;
+            }
+        };
     let server_name = hello.server_name.as_deref();
     if !generation.tls.has_host_claim(slot, server_name) {
         let alpn: Vec<&[u8]> = hello.alpn.iter().map(Vec::as_slice).collect();
@@ -88,15 +92,22 @@ pub async fn accept(
                 RouteTls::Terminate { options } => match generation.tls.option_config(options) {
                     Some(config) => {
                         tokio::spawn(async move {
-                            let handshake = TlsAcceptor::from(config).accept(Rewind::new(raw, stream));
+                            let handshake =
+                                TlsAcceptor::from(config).accept(Rewind::new(raw, stream));
                             match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                                 Ok(Ok(tls)) => forward(tls, &route, client_addr).await,
-                                Ok(Err(err)) => tracing::debug!(client = %client_addr, error = %err, "TLS handshake refused"),
-                                Err(_) => tracing::debug!(client = %client_addr, "TLS handshake timed out"),
+                                Ok(Err(err)) => {
+                                    tracing::debug!(client = %client_addr, error = %err, "TLS handshake refused")
+                                }
+                                Err(_) => {
+                                    tracing::debug!(client = %client_addr, "TLS handshake timed out")
+                                }
                             }
                         });
                     }
-                    None => tracing::debug!(router = %route.name, "TLS option cannot serve, closing"),
+                    None => {
+                        tracing::debug!(router = %route.name, "TLS option cannot serve, closing")
+                    }
                 },
                 RouteTls::Passthrough | RouteTls::Plain => {
                     spawn_forward(Rewind::new(raw, stream), route, client_addr);
@@ -106,7 +117,12 @@ pub async fn accept(
         }
     }
 
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, generation.tls.terminate(slot, stream, hello, raw)).await {
+    match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        generation.tls.terminate(slot, stream, hello, raw),
+    )
+    .await
+    {
         Ok(Ok(accepted)) => Some(accepted),
         Ok(Err(reason)) => {
             tracing::debug!(client = %client_addr, %reason, "TLS handshake refused");
@@ -144,7 +160,12 @@ where
         tracing::warn!(router = %route.name, "TCP service has no server, closing the connection");
         return;
     };
-    let mut server = match tokio::time::timeout(target.dial_timeout, TcpStream::connect(&target.address)).await {
+    let mut server = match tokio::time::timeout(
+        target.dial_timeout,
+        TcpStream::connect(&target.address),
+    )
+    .await
+    {
         Ok(Ok(server)) => server,
         Ok(Err(err)) => {
             tracing::warn!(router = %route.name, server = %target.address, error = %err, "cannot reach TCP server");

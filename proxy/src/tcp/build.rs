@@ -39,7 +39,10 @@ pub struct TcpEntryPoint {
 }
 
 /// Entries of the two indexes (plain, TLS) of one entry point.
-type EntryPointRoutes = (Vec<TcpIndexEntry<Arc<TcpRoute>>>, Vec<TcpIndexEntry<Arc<TcpRoute>>>);
+type EntryPointRoutes = (
+    Vec<TcpIndexEntry<Arc<TcpRoute>>>,
+    Vec<TcpIndexEntry<Arc<TcpRoute>>>,
+);
 
 /// The TCP side of one configuration generation.
 pub struct TcpGeneration {
@@ -53,7 +56,10 @@ impl TcpGeneration {
     pub fn empty(entry_points: usize) -> TcpGeneration {
         TcpGeneration {
             entry_points: (0..entry_points)
-                .map(|_| TcpEntryPoint { plain: TcpRouterIndex::new(Vec::new()), tls: TcpRouterIndex::new(Vec::new()) })
+                .map(|_| TcpEntryPoint {
+                    plain: TcpRouterIndex::new(Vec::new()),
+                    tls: TcpRouterIndex::new(Vec::new()),
+                })
                 .collect(),
             routers: BTreeMap::new(),
             services: BTreeMap::new(),
@@ -67,11 +73,21 @@ impl TcpGeneration {
     }
 
     /// Compiles `config`; TLS options of terminating routers are checked against `tls`.
-    pub fn build(config: &TcpConfig, static_config: &StaticConfig, tls: &TlsBuilder) -> TcpGeneration {
+    pub fn build(
+        config: &TcpConfig,
+        static_config: &StaticConfig,
+        tls: &TlsBuilder,
+    ) -> TcpGeneration {
         let services = build_services(&config.services, &config.servers_transports);
-        let entry_point_names: Vec<&str> = static_config.entry_points.keys().map(String::as_str).collect();
-        let mut per_entry_point: Vec<EntryPointRoutes> =
-            entry_point_names.iter().map(|_| (Vec::new(), Vec::new())).collect();
+        let entry_point_names: Vec<&str> = static_config
+            .entry_points
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut per_entry_point: Vec<EntryPointRoutes> = entry_point_names
+            .iter()
+            .map(|_| (Vec::new(), Vec::new()))
+            .collect();
         let mut in_flight = HashMap::new();
         let mut middleware_errors = BTreeMap::new();
         let mut routers = BTreeMap::new();
@@ -79,30 +95,48 @@ impl TcpGeneration {
         for (name, router) in &config.routers {
             let mut problems = Vec::new();
             let mut warnings = Vec::new();
-            let slots = resolve_entry_points(router, static_config, &entry_point_names, &mut problems, &mut warnings);
+            let slots = resolve_entry_points(
+                router,
+                static_config,
+                &entry_point_names,
+                &mut problems,
+                &mut warnings,
+            );
             let rule = match router.rule.trim() {
                 "" => {
                     problems.push(Problem::new("InvalidRule", "empty rule"));
                     None
                 }
-                source => match parse_tcp_with(source, RuleSyntax::from_config(Some(&router.rule_syntax))) {
-                    Ok(rule) => Some(rule),
-                    Err(err) => {
-                        problems.push(Problem::new("InvalidRule", format!("rule `{source}`: {err}")));
-                        None
+                source => {
+                    match parse_tcp_with(source, RuleSyntax::from_config(Some(&router.rule_syntax)))
+                    {
+                        Ok(rule) => Some(rule),
+                        Err(err) => {
+                            problems.push(Problem::new(
+                                "InvalidRule",
+                                format!("rule `{source}`: {err}"),
+                            ));
+                            None
+                        }
                     }
-                },
+                }
             };
             if let Some(rule) = &rule
                 && router.tls.is_none()
                 && rule.requires_tls()
             {
-                problems.push(Problem::new("InvalidRule", "the rule has a HostSNI matcher, but the router has no TLS"));
+                problems.push(Problem::new(
+                    "InvalidRule",
+                    "the rule has a HostSNI matcher, but the router has no TLS",
+                ));
             }
             if router.priority > MAX_USER_PRIORITY {
                 problems.push(Problem::new(
                     "PriorityTooLarge",
-                    format!("priority {} is above the maximum {MAX_USER_PRIORITY}", router.priority),
+                    format!(
+                        "priority {} is above the maximum {MAX_USER_PRIORITY}",
+                        router.priority
+                    ),
                 ));
             }
             let route_tls = match &router.tls {
@@ -110,7 +144,9 @@ impl TcpGeneration {
                 Some(tls_config) if tls_config.passthrough => RouteTls::Passthrough,
                 Some(tls_config) => {
                     problems.extend(tls.router_problem(&tls_config.options));
-                    RouteTls::Terminate { options: tls_config.options.clone() }
+                    RouteTls::Terminate {
+                        options: tls_config.options.clone(),
+                    }
                 }
             };
             let service = match services.get(&router.service) {
@@ -124,32 +160,54 @@ impl TcpGeneration {
                     None
                 }
                 Some(Err(err)) => {
-                    problems.push(Problem::new("ServiceInvalid", format!("service `{}`: {err}", router.service)));
+                    problems.push(Problem::new(
+                        "ServiceInvalid",
+                        format!("service `{}`: {err}", router.service),
+                    ));
                     None
                 }
                 Some(Ok(service)) => Some(Arc::clone(service)),
             };
-            let chain = match compile_chain(&router.middlewares, &config.middlewares, &mut in_flight) {
-                Ok(chain) => Some(chain),
-                Err(err) => {
-                    if let super::middleware::TcpMiddlewareError::Invalid { name, .. } = &err {
-                        middleware_errors.insert(name.clone(), err.to_string());
+            let chain =
+                match compile_chain(&router.middlewares, &config.middlewares, &mut in_flight) {
+                    Ok(chain) => Some(chain),
+                    Err(err) => {
+                        if let super::middleware::TcpMiddlewareError::Invalid { name, .. } = &err {
+                            middleware_errors.insert(name.clone(), err.to_string());
+                        }
+                        problems.push(Problem::new(err.reason(), err.to_string()));
+                        None
                     }
-                    problems.push(Problem::new(err.reason(), err.to_string()));
-                    None
-                }
-            };
-            if let (true, Some(rule), Some(service), Some(middlewares)) = (problems.is_empty(), rule, service, chain) {
+                };
+            if let (true, Some(rule), Some(service), Some(middlewares)) =
+                (problems.is_empty(), rule, service, chain)
+            {
                 let priority = rule.priority(router.priority);
-                let route = Arc::new(TcpRoute { name: Arc::from(name.as_str()), service, tls: route_tls, middlewares });
+                let route = Arc::new(TcpRoute {
+                    name: Arc::from(name.as_str()),
+                    service,
+                    tls: route_tls,
+                    middlewares,
+                });
                 for slot in slots {
-                    let entry =
-                        TcpIndexEntry { name: name.clone(), rule: rule.clone(), priority, value: Arc::clone(&route) };
+                    let entry = TcpIndexEntry {
+                        name: name.clone(),
+                        rule: rule.clone(),
+                        priority,
+                        value: Arc::clone(&route),
+                    };
                     let (plain, tls) = &mut per_entry_point[slot];
-                    if route.tls == RouteTls::Plain { plain.push(entry) } else { tls.push(entry) }
+                    if route.tls == RouteTls::Plain {
+                        plain.push(entry)
+                    } else {
+                        tls.push(entry)
+                    }
                 }
             }
-            routers.insert(name.clone(), ObjectReport::from_problems(problems, warnings));
+            routers.insert(
+                name.clone(),
+                ObjectReport::from_problems(problems, warnings),
+            );
         }
 
         let service_reports = services
@@ -159,7 +217,10 @@ impl TcpGeneration {
                     Ok(_) => Vec::new(),
                     Err(err) => vec![service_problem(err)],
                 };
-                (name.clone(), ObjectReport::from_problems(problems, Vec::new()))
+                (
+                    name.clone(),
+                    ObjectReport::from_problems(problems, Vec::new()),
+                )
             })
             .collect();
         let middleware_reports = config
@@ -170,13 +231,19 @@ impl TcpGeneration {
                     Some(message) => vec![Problem::new("MiddlewareInvalid", message.clone())],
                     None => Vec::new(),
                 };
-                (name.clone(), ObjectReport::from_problems(problems, Vec::new()))
+                (
+                    name.clone(),
+                    ObjectReport::from_problems(problems, Vec::new()),
+                )
             })
             .collect();
         TcpGeneration {
             entry_points: per_entry_point
                 .into_iter()
-                .map(|(plain, tls)| TcpEntryPoint { plain: TcpRouterIndex::new(plain), tls: TcpRouterIndex::new(tls) })
+                .map(|(plain, tls)| TcpEntryPoint {
+                    plain: TcpRouterIndex::new(plain),
+                    tls: TcpRouterIndex::new(tls),
+                })
                 .collect(),
             routers,
             services: service_reports,
@@ -204,22 +271,41 @@ fn resolve_entry_points(
     problems: &mut Vec<Problem>,
     warnings: &mut Vec<Problem>,
 ) -> Vec<usize> {
-    let is_tcp = |name: &str| static_config.entry_points.get(name).is_some_and(|ep| ep.protocol == Protocol::Tcp);
+    let is_tcp = |name: &str| {
+        static_config
+            .entry_points
+            .get(name)
+            .is_some_and(|ep| ep.protocol == Protocol::Tcp)
+    };
     let slots: Vec<usize> = if router.entry_points.is_empty() {
-        names.iter().enumerate().filter(|(_, name)| is_tcp(name)).map(|(slot, _)| slot).collect()
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| is_tcp(name))
+            .map(|(slot, _)| slot)
+            .collect()
     } else {
         let mut slots = Vec::new();
         for ep in &router.entry_points {
             match names.iter().position(|name| name == ep) {
                 Some(slot) if is_tcp(ep) => slots.push(slot),
-                Some(_) => warnings.push(Problem::new("UnknownEntryPoint", format!("entry point `{ep}` is a UDP entry point"))),
-                None => warnings.push(Problem::new("UnknownEntryPoint", format!("entry point `{ep}` does not exist"))),
+                Some(_) => warnings.push(Problem::new(
+                    "UnknownEntryPoint",
+                    format!("entry point `{ep}` is a UDP entry point"),
+                )),
+                None => warnings.push(Problem::new(
+                    "UnknownEntryPoint",
+                    format!("entry point `{ep}` does not exist"),
+                )),
             }
         }
         slots
     };
     if slots.is_empty() {
-        problems.push(Problem::new("NoValidEntryPoint", "no valid TCP entry point for this router"));
+        problems.push(Problem::new(
+            "NoValidEntryPoint",
+            "no valid TCP entry point for this router",
+        ));
     }
     slots
 }
@@ -245,7 +331,11 @@ mod tests {
     }
 
     fn errors(generation: &TcpGeneration, router: &str) -> Vec<(&'static str, String)> {
-        generation.routers[router].errors.iter().map(|p| (p.reason, p.message.clone())).collect()
+        generation.routers[router]
+            .errors
+            .iter()
+            .map(|p| (p.reason, p.message.clone()))
+            .collect()
     }
 
     #[test]
@@ -268,8 +358,16 @@ tcp:
         let pass = db.tls.lookup(Some("pg.example.test"), &[], ip).unwrap();
         assert_eq!(pass.tls, RouteTls::Passthrough);
         let end = db.tls.lookup(Some("redis.example.test"), &[], ip).unwrap();
-        assert_eq!(end.tls, RouteTls::Terminate { options: String::new() });
-        assert!(generation.entry_point(1).unwrap().plain.is_empty(), "UDP entry points get no TCP router");
+        assert_eq!(
+            end.tls,
+            RouteTls::Terminate {
+                options: String::new()
+            }
+        );
+        assert!(
+            generation.entry_point(1).unwrap().plain.is_empty(),
+            "UDP entry points get no TCP router"
+        );
     }
 
     #[test]
@@ -289,13 +387,37 @@ tcp:
         );
         assert_eq!(
             errors(&generation, "sni-without-tls"),
-            [("InvalidRule", "the rule has a HostSNI matcher, but the router has no TLS".to_owned())]
+            [(
+                "InvalidRule",
+                "the rule has a HostSNI matcher, but the router has no TLS".to_owned()
+            )]
         );
-        assert_eq!(errors(&generation, "no-service"), [("ServiceNotFound", "service `missing` does not exist".to_owned())]);
-        assert_eq!(errors(&generation, "bad-option"), [("TLSOptionNotFound", "TLS option `nope` does not exist".to_owned())]);
+        assert_eq!(
+            errors(&generation, "no-service"),
+            [(
+                "ServiceNotFound",
+                "service `missing` does not exist".to_owned()
+            )]
+        );
+        assert_eq!(
+            errors(&generation, "bad-option"),
+            [(
+                "TLSOptionNotFound",
+                "TLS option `nope` does not exist".to_owned()
+            )]
+        );
         assert_eq!(errors(&generation, "udp-only")[0].0, "NoValidEntryPoint");
-        assert_eq!(generation.routers["udp-only"].warnings[0].reason, "UnknownEntryPoint");
-        assert_eq!(errors(&generation, "bad-middleware"), [("MiddlewareNotFound", "middleware `ghost` does not exist".to_owned())]);
+        assert_eq!(
+            generation.routers["udp-only"].warnings[0].reason,
+            "UnknownEntryPoint"
+        );
+        assert_eq!(
+            errors(&generation, "bad-middleware"),
+            [(
+                "MiddlewareNotFound",
+                "middleware `ghost` does not exist".to_owned()
+            )]
+        );
         let db = generation.entry_point(0).unwrap();
         assert!(db.plain.is_empty() && db.tls.is_empty());
     }

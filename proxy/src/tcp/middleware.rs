@@ -64,7 +64,10 @@ pub fn compile_chain(
     configs: &BTreeMap<String, TcpMiddlewareConfig>,
     in_flight: &mut HashMap<String, Arc<InFlight>>,
 ) -> Result<Vec<TcpMiddleware>, TcpMiddlewareError> {
-    names.iter().map(|name| compile(name, configs, in_flight)).collect()
+    names
+        .iter()
+        .map(|name| compile(name, configs, in_flight))
+        .collect()
 }
 
 fn compile(
@@ -72,9 +75,17 @@ fn compile(
     configs: &BTreeMap<String, TcpMiddlewareConfig>,
     in_flight: &mut HashMap<String, Arc<InFlight>>,
 ) -> Result<TcpMiddleware, TcpMiddlewareError> {
-    let config = configs.get(name).ok_or_else(|| TcpMiddlewareError::NotFound(name.to_owned()))?;
-    let invalid = |reason: String| TcpMiddlewareError::Invalid { name: name.to_owned(), reason };
-    let allow = config.ip_allow_list.as_ref().or(config.ip_white_list.as_ref());
+    let config = configs
+        .get(name)
+        .ok_or_else(|| TcpMiddlewareError::NotFound(name.to_owned()))?;
+    let invalid = |reason: String| TcpMiddlewareError::Invalid {
+        name: name.to_owned(),
+        reason,
+    };
+    let allow = config
+        .ip_allow_list
+        .as_ref()
+        .or(config.ip_white_list.as_ref());
     match (allow, &config.in_flight_conn) {
         (Some(allow), None) => {
             if allow.source_range.is_empty() {
@@ -83,7 +94,10 @@ fn compile(
             allow
                 .source_range
                 .iter()
-                .map(|range| IpRange::parse(range).ok_or_else(|| invalid(format!("invalid source range `{range}`"))))
+                .map(|range| {
+                    IpRange::parse(range)
+                        .ok_or_else(|| invalid(format!("invalid source range `{range}`")))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(TcpMiddleware::AllowList)
         }
@@ -91,10 +105,18 @@ fn compile(
             let limit = u32::try_from(limit.amount)
                 .ok()
                 .filter(|amount| *amount > 0)
-                .ok_or_else(|| invalid(format!("inFlightConn.amount must be positive, got {}", limit.amount)))?;
-            let shared = in_flight
-                .entry(name.to_owned())
-                .or_insert_with(|| Arc::new(InFlight { limit, open: Mutex::new(HashMap::new()) }));
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "inFlightConn.amount must be positive, got {}",
+                        limit.amount
+                    ))
+                })?;
+            let shared = in_flight.entry(name.to_owned()).or_insert_with(|| {
+                Arc::new(InFlight {
+                    limit,
+                    open: Mutex::new(HashMap::new()),
+                })
+            });
             Ok(TcpMiddleware::InFlight(Arc::clone(shared)))
         }
         (None, None) => Err(invalid("no middleware type is set".into())),
@@ -120,7 +142,10 @@ pub fn admit(chain: &[TcpMiddleware], ip: IpAddr) -> Result<Vec<InFlightSlot>, &
                     return Err("inFlightConn limit reached");
                 }
                 *count += 1;
-                slots.push(InFlightSlot { owner: Arc::clone(in_flight), ip });
+                slots.push(InFlightSlot {
+                    owner: Arc::clone(in_flight),
+                    ip,
+                });
             }
         }
     }
@@ -137,18 +162,25 @@ mod tests {
         configs.insert(
             "local".to_owned(),
             TcpMiddlewareConfig {
-                ip_allow_list: Some(TcpIpAllowList { source_range: vec!["127.0.0.0/8".into()] }),
+                ip_allow_list: Some(TcpIpAllowList {
+                    source_range: vec!["127.0.0.0/8".into()],
+                }),
                 ..Default::default()
             },
         );
         configs.insert(
             "one".to_owned(),
-            TcpMiddlewareConfig { in_flight_conn: Some(InFlightConn { amount: 1 }), ..Default::default() },
+            TcpMiddlewareConfig {
+                in_flight_conn: Some(InFlightConn { amount: 1 }),
+                ..Default::default()
+            },
         );
         configs.insert(
             "bad".to_owned(),
             TcpMiddlewareConfig {
-                ip_white_list: Some(TcpIpAllowList { source_range: vec!["10.0.0.0/33".into()] }),
+                ip_white_list: Some(TcpIpAllowList {
+                    source_range: vec!["10.0.0.0/33".into()],
+                }),
                 ..Default::default()
             },
         );
@@ -158,21 +190,37 @@ mod tests {
     #[test]
     fn allow_list_and_in_flight_limit_connections() {
         let mut shared = HashMap::new();
-        let chain = compile_chain(&["local".into(), "one".into()], &configs(), &mut shared).unwrap();
+        let chain =
+            compile_chain(&["local".into(), "one".into()], &configs(), &mut shared).unwrap();
         let local: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(admit(&chain, "192.0.2.1".parse().unwrap()).unwrap_err(), "client address not in ipAllowList");
+        assert_eq!(
+            admit(&chain, "192.0.2.1".parse().unwrap()).unwrap_err(),
+            "client address not in ipAllowList"
+        );
         let first = admit(&chain, local).unwrap();
-        assert_eq!(admit(&chain, local).unwrap_err(), "inFlightConn limit reached");
+        assert_eq!(
+            admit(&chain, local).unwrap_err(),
+            "inFlightConn limit reached"
+        );
         drop(first);
-        assert!(admit(&chain, local).is_ok(), "the slot is given back when the connection ends");
+        assert!(
+            admit(&chain, local).is_ok(),
+            "the slot is given back when the connection ends"
+        );
     }
 
     #[test]
     fn unknown_and_invalid_middlewares_are_errors() {
         let mut shared = HashMap::new();
         let err = compile_chain(&["nope".into()], &configs(), &mut shared).unwrap_err();
-        assert_eq!((err.reason(), err.to_string().as_str()), ("MiddlewareNotFound", "middleware `nope` does not exist"));
+        assert_eq!(
+            (err.reason(), err.to_string().as_str()),
+            ("MiddlewareNotFound", "middleware `nope` does not exist")
+        );
         let err = compile_chain(&["bad".into()], &configs(), &mut shared).unwrap_err();
-        assert_eq!(err.to_string(), "middleware `bad`: invalid source range `10.0.0.0/33`");
+        assert_eq!(
+            err.to_string(),
+            "middleware `bad`: invalid source range `10.0.0.0/33`"
+        );
     }
 }

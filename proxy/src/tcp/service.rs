@@ -50,7 +50,10 @@ impl TcpService {
                     return None;
                 }
                 let n = lb.next.fetch_add(1, Ordering::Relaxed) % lb.servers.len();
-                Some(Target { address: lb.servers[n].clone(), dial_timeout: lb.dial_timeout })
+                Some(Target {
+                    address: lb.servers[n].clone(),
+                    dial_timeout: lb.dial_timeout,
+                })
             }
             TcpService::Weighted(weighted) => {
                 if weighted.total == 0 {
@@ -86,7 +89,10 @@ pub enum TcpServiceError {
     #[error("server address `{0}` is not host:port")]
     BadAddress(String),
     #[error("child service `{child}`: {reason}")]
-    Child { child: String, reason: Box<TcpServiceError> },
+    Child {
+        child: String,
+        reason: Box<TcpServiceError>,
+    },
 }
 
 /// Builds every TCP service; each gets its service or the reason it cannot serve.
@@ -94,7 +100,11 @@ pub fn build_services(
     services: &BTreeMap<String, TcpServiceConfig>,
     transports: &BTreeMap<String, TcpServersTransport>,
 ) -> BTreeMap<String, Result<Arc<TcpService>, TcpServiceError>> {
-    let mut builder = Builder { services, transports, done: HashMap::new() };
+    let mut builder = Builder {
+        services,
+        transports,
+        done: HashMap::new(),
+    };
     services
         .keys()
         .map(|name| (name.clone(), builder.build(name, &mut Vec::new())))
@@ -108,7 +118,11 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn build(&mut self, name: &str, path: &mut Vec<String>) -> Result<Arc<TcpService>, TcpServiceError> {
+    fn build(
+        &mut self,
+        name: &str,
+        path: &mut Vec<String>,
+    ) -> Result<Arc<TcpService>, TcpServiceError> {
         if let Some(done) = self.done.get(name) {
             return done.clone();
         }
@@ -128,7 +142,10 @@ impl Builder<'_> {
                     match self.build(&child.name, path) {
                         Ok(service) => children.push((service, child.weight.unwrap_or(1))),
                         Err(reason) => {
-                            failure = Some(TcpServiceError::Child { child: child.name.clone(), reason: Box::new(reason) });
+                            failure = Some(TcpServiceError::Child {
+                                child: child.name.clone(),
+                                reason: Box::new(reason),
+                            });
                             break;
                         }
                     }
@@ -137,7 +154,11 @@ impl Builder<'_> {
                     Some(err) => Err(err),
                     None => {
                         let total = children.iter().map(|(_, weight)| *weight as usize).sum();
-                        Ok(Arc::new(TcpService::Weighted(Weighted { children, total, next: AtomicUsize::new(0) })))
+                        Ok(Arc::new(TcpService::Weighted(Weighted {
+                            children,
+                            total,
+                            next: AtomicUsize::new(0),
+                        })))
                     }
                 }
             }
@@ -148,7 +169,10 @@ impl Builder<'_> {
         built
     }
 
-    fn load_balancer(&self, lb: &crate::config::tcp::TcpLoadBalancer) -> Result<Arc<TcpService>, TcpServiceError> {
+    fn load_balancer(
+        &self,
+        lb: &crate::config::tcp::TcpLoadBalancer,
+    ) -> Result<Arc<TcpService>, TcpServiceError> {
         if lb.proxy_protocol.is_some() {
             return Err(TcpServiceError::Unsupported("proxyProtocol"));
         }
@@ -162,14 +186,20 @@ impl Builder<'_> {
                 return Err(TcpServiceError::Unsupported("proxyProtocol"));
             }
             // Zero or negative means "no limit" in Go; keep the default instead of waiting forever.
-            if let Some(timeout) = transport.dial_timeout.and_then(|t| t.to_std()).filter(|t| !t.is_zero()) {
+            if let Some(timeout) = transport
+                .dial_timeout
+                .and_then(|t| t.to_std())
+                .filter(|t| !t.is_zero())
+            {
                 dial_timeout = timeout;
             }
         }
         let mut servers = Vec::with_capacity(lb.servers.len());
         for server in &lb.servers {
             if server.tls {
-                return Err(TcpServiceError::Unsupported("TLS to servers (servers[].tls)"));
+                return Err(TcpServiceError::Unsupported(
+                    "TLS to servers (servers[].tls)",
+                ));
             }
             let valid = server
                 .address
@@ -180,7 +210,11 @@ impl Builder<'_> {
             }
             servers.push(server.address.clone());
         }
-        Ok(Arc::new(TcpService::LoadBalancer(LoadBalancer { servers, next: AtomicUsize::new(0), dial_timeout })))
+        Ok(Arc::new(TcpService::LoadBalancer(LoadBalancer {
+            servers,
+            next: AtomicUsize::new(0),
+            dial_timeout,
+        })))
     }
 }
 
@@ -192,7 +226,13 @@ mod tests {
     fn lb(addresses: &[&str]) -> TcpServiceConfig {
         TcpServiceConfig {
             load_balancer: Some(TcpLoadBalancer {
-                servers: addresses.iter().map(|a| TcpServer { address: a.to_string(), tls: false }).collect(),
+                servers: addresses
+                    .iter()
+                    .map(|a| TcpServer {
+                        address: a.to_string(),
+                        tls: false,
+                    })
+                    .collect(),
                 ..TcpLoadBalancer::default()
             }),
             weighted: None,
@@ -205,14 +245,22 @@ mod tests {
             weighted: Some(TcpWeighted {
                 services: children
                     .iter()
-                    .map(|(name, weight)| TcpWeightedService { name: name.to_string(), weight: Some(*weight) })
+                    .map(|(name, weight)| TcpWeightedService {
+                        name: name.to_string(),
+                        weight: Some(*weight),
+                    })
                     .collect(),
             }),
         }
     }
 
-    fn build(services: &[(&str, TcpServiceConfig)]) -> BTreeMap<String, Result<Arc<TcpService>, TcpServiceError>> {
-        let services = services.iter().map(|(n, s)| (n.to_string(), s.clone())).collect();
+    fn build(
+        services: &[(&str, TcpServiceConfig)],
+    ) -> BTreeMap<String, Result<Arc<TcpService>, TcpServiceError>> {
+        let services = services
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.clone()))
+            .collect();
         build_services(&services, &BTreeMap::new())
     }
 
@@ -225,9 +273,14 @@ mod tests {
         ]);
         let a = built["a"].as_ref().unwrap();
         let picks: Vec<String> = (0..4).map(|_| a.pick().unwrap().address).collect();
-        assert_eq!(picks, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(
+            picks,
+            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"]
+        );
         let mix = built["mix"].as_ref().unwrap();
-        let from_b = (0..8).filter(|_| mix.pick().unwrap().address == "127.0.0.1:3").count();
+        let from_b = (0..8)
+            .filter(|_| mix.pick().unwrap().address == "127.0.0.1:3")
+            .count();
         assert_eq!(from_b, 2, "weight 1 of 4");
         assert_eq!(mix.pick().unwrap().dial_timeout, DEFAULT_DIAL_TIMEOUT);
     }
@@ -243,9 +296,18 @@ mod tests {
         ]);
         let reason = |name: &str| built[name].as_ref().unwrap_err().to_string();
         assert!(reason("loop-a").contains("cycle"), "{}", reason("loop-a"));
-        assert_eq!(reason("dangling"), "child service `missing`: service `missing` does not exist");
-        assert_eq!(reason("bad-address"), "server address `no-port` is not host:port");
-        assert_eq!(reason("empty"), "exactly one of loadBalancer or weighted must be set");
+        assert_eq!(
+            reason("dangling"),
+            "child service `missing`: service `missing` does not exist"
+        );
+        assert_eq!(
+            reason("bad-address"),
+            "server address `no-port` is not host:port"
+        );
+        assert_eq!(
+            reason("empty"),
+            "exactly one of loadBalancer or weighted must be set"
+        );
         let empty = build(&[("none", lb(&[]))]);
         assert!(empty["none"].as_ref().unwrap().pick().is_none());
     }

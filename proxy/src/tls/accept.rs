@@ -46,7 +46,11 @@ impl AcceptedConnection {
 impl AcceptedConnection {
     /// A connection that did not start with a TLS record.
     pub fn plain(stream: TcpStream) -> AcceptedConnection {
-        AcceptedConnection { io: ClientIo::Plain(stream), tls_option: None, client_hello: None }
+        AcceptedConnection {
+            io: ClientIo::Plain(stream),
+            tls_option: None,
+            client_hello: None,
+        }
     }
 }
 
@@ -83,7 +87,11 @@ impl TlsGeneration {
 }
 
 impl AsyncRead for ClientIo {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientIo::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             ClientIo::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
@@ -92,7 +100,11 @@ impl AsyncRead for ClientIo {
 }
 
 impl AsyncWrite for ClientIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ClientIo::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
             ClientIo::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
@@ -142,9 +154,13 @@ pub(crate) fn misdirected<B>(
     req: &http::Request<B>,
 ) -> Option<http::Response<crate::body::Body>> {
     let negotiated = negotiated?;
-    tls.is_misdirected(slot, negotiated, request_host(req)).then(|| {
-        crate::router::plain_response(http::StatusCode::MISDIRECTED_REQUEST, "421 Misdirected Request\n")
-    })
+    tls.is_misdirected(slot, negotiated, request_host(req))
+        .then(|| {
+            crate::router::plain_response(
+                http::StatusCode::MISDIRECTED_REQUEST,
+                "421 Misdirected Request\n",
+            )
+        })
 }
 
 /// The host a request is for (`:authority` or `Host`), port and trailing dot removed, for
@@ -168,13 +184,25 @@ mod tests {
 
     #[test]
     fn request_host_strips_ports_and_prefers_the_authority() {
-        let req = http::Request::get("/").header("host", "api.example.com:8443").body(()).unwrap();
+        let req = http::Request::get("/")
+            .header("host", "api.example.com:8443")
+            .body(())
+            .unwrap();
         assert_eq!(request_host(&req), Some("api.example.com"));
-        let req = http::Request::get("https://h2.example.com/x").header("host", "other").body(()).unwrap();
+        let req = http::Request::get("https://h2.example.com/x")
+            .header("host", "other")
+            .body(())
+            .unwrap();
         assert_eq!(request_host(&req), Some("h2.example.com"));
-        let req = http::Request::get("/").header("host", "[::1]:443").body(()).unwrap();
+        let req = http::Request::get("/")
+            .header("host", "[::1]:443")
+            .body(())
+            .unwrap();
         assert_eq!(request_host(&req), Some("::1"));
-        let req = http::Request::get("/").header("host", "dot.example.com.").body(()).unwrap();
+        let req = http::Request::get("/")
+            .header("host", "dot.example.com.")
+            .body(())
+            .unwrap();
         assert_eq!(request_host(&req), Some("dot.example.com"));
         let req = http::Request::get("/").body(()).unwrap();
         assert_eq!(request_host(&req), None);

@@ -23,15 +23,27 @@ pub(crate) fn client_verifier(
     let kind = auth.client_auth_type.as_str();
     match kind {
         "" | "NoClientCert" => Ok(WebPkiClientVerifier::no_client_auth()),
-        "RequestClientCert" => Ok(Arc::new(AnyClientCertificate { mandatory: false, provider: Arc::clone(provider) })),
-        "RequireAnyClientCert" => Ok(Arc::new(AnyClientCertificate { mandatory: true, provider: Arc::clone(provider) })),
+        "RequestClientCert" => Ok(Arc::new(AnyClientCertificate {
+            mandatory: false,
+            provider: Arc::clone(provider),
+        })),
+        "RequireAnyClientCert" => Ok(Arc::new(AnyClientCertificate {
+            mandatory: true,
+            provider: Arc::clone(provider),
+        })),
         "VerifyClientCertIfGiven" | "RequireAndVerifyClientCert" => {
             let roots = ca_store(&auth.ca_files, kind)?;
-            let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider));
-            let builder = if kind == "VerifyClientCertIfGiven" { builder.allow_unauthenticated() } else { builder };
-            builder
-                .build()
-                .map_err(|err| TlsError::Rustls { context: "clientAuth", message: err.to_string() })
+            let builder =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider));
+            let builder = if kind == "VerifyClientCertIfGiven" {
+                builder.allow_unauthenticated()
+            } else {
+                builder
+            };
+            builder.build().map_err(|err| TlsError::Rustls {
+                context: "clientAuth",
+                message: err.to_string(),
+            })
         }
         other => Err(TlsError::UnknownClientAuthType(other.to_owned())),
     }
@@ -41,9 +53,10 @@ fn ca_store(ca_files: &[String], kind: &str) -> Result<RootCertStore, TlsError> 
     let mut roots = RootCertStore::empty();
     for source in ca_files {
         for certificate in pem::certificates(source, "clientAuth.caFiles")? {
-            roots
-                .add(certificate)
-                .map_err(|err| TlsError::Rustls { context: "clientAuth.caFiles", message: err.to_string() })?;
+            roots.add(certificate).map_err(|err| TlsError::Rustls {
+                context: "clientAuth.caFiles",
+                message: err.to_string(),
+            })?;
         }
     }
     if roots.is_empty() {
@@ -85,7 +98,12 @@ impl ClientCertVerifier for AnyClientCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -94,11 +112,18 @@ impl ClientCertVerifier for AnyClientCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -111,7 +136,10 @@ mod tests {
     }
 
     fn auth(kind: &str, ca_files: Vec<String>) -> ClientAuth {
-        ClientAuth { ca_files, client_auth_type: kind.into() }
+        ClientAuth {
+            ca_files,
+            client_auth_type: kind.into(),
+        }
     }
 
     fn ca_pem() -> String {
@@ -136,17 +164,38 @@ mod tests {
             assert_eq!(verifier.offer_client_auth(), offered, "{kind}");
             assert_eq!(verifier.client_auth_mandatory(), mandatory, "{kind}");
         }
-        assert!(!client_verifier(None, &provider()).unwrap().offer_client_auth());
+        assert!(
+            !client_verifier(None, &provider())
+                .unwrap()
+                .offer_client_auth()
+        );
     }
 
     #[test]
     fn verifying_types_need_a_ca_and_unknown_types_are_rejected() {
-        let err = client_verifier(Some(&auth("RequireAndVerifyClientCert", vec![])), &provider()).unwrap_err();
-        assert_eq!(err, TlsError::MissingClientCa("RequireAndVerifyClientCert".into()));
+        let err = client_verifier(
+            Some(&auth("RequireAndVerifyClientCert", vec![])),
+            &provider(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            TlsError::MissingClientCa("RequireAndVerifyClientCert".into())
+        );
         let err = client_verifier(Some(&auth("RequireCert", vec![])), &provider()).unwrap_err();
-        assert!(err.to_string().contains("unknown clientAuthType `RequireCert`"), "{err}");
-        let err = client_verifier(Some(&auth("VerifyClientCertIfGiven", vec!["/nonexistent/ca.pem".into()])), &provider())
-            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown clientAuthType `RequireCert`"),
+            "{err}"
+        );
+        let err = client_verifier(
+            Some(&auth(
+                "VerifyClientCertIfGiven",
+                vec!["/nonexistent/ca.pem".into()],
+            )),
+            &provider(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
 }

@@ -5,7 +5,11 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TlsError {
     #[error("{what}: cannot read file `{path}`: {message}")]
-    ReadFile { what: &'static str, path: String, message: String },
+    ReadFile {
+        what: &'static str,
+        path: String,
+        message: String,
+    },
     #[error("{what}: invalid PEM: {message}")]
     InvalidPem { what: &'static str, message: String },
     #[error("{what}: no certificate found in the PEM data")]
@@ -14,7 +18,9 @@ pub enum TlsError {
     NoPrivateKey { what: &'static str },
     #[error("{what}: unusable key pair: {message}")]
     KeyPair { what: &'static str, message: String },
-    #[error("unknown TLS version `{0}` (expected VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13)")]
+    #[error(
+        "unknown TLS version `{0}` (expected VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13)"
+    )]
     UnknownVersion(String),
     #[error("{0}")]
     VersionRange(String),
@@ -32,5 +38,8 @@ pub enum TlsError {
     #[error("clientAuthType {0} verifies client certificates: clientAuth needs at least one CA")]
     MissingClientCa(String),
     #[error("{context}: {message}")]
-    Rustls { context: &'static str, message: String },
+    Rustls {
+        context: &'static str,
+        message: String,
+    },
 }

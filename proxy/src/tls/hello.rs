@@ -40,7 +40,9 @@ pub(crate) enum HelloError {
 
 /// Reads from `io` until a complete ClientHello is parsed. Returns it with every byte read,
 /// which the caller must replay (see [`Rewind`]).
-pub(crate) async fn read_client_hello<IO>(io: &mut IO) -> Result<(ClientHelloInfo, Vec<u8>), HelloError>
+pub(crate) async fn read_client_hello<IO>(
+    io: &mut IO,
+) -> Result<(ClientHelloInfo, Vec<u8>), HelloError>
 where
     IO: AsyncRead + Unpin,
 {
@@ -68,7 +70,10 @@ where
                     let hello = accepted.client_hello();
                     let info = ClientHelloInfo {
                         server_name: hello.server_name().map(str::to_ascii_lowercase),
-                        alpn: hello.alpn().map(|protocols| protocols.map(<[u8]>::to_vec).collect()).unwrap_or_default(),
+                        alpn: hello
+                            .alpn()
+                            .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
+                            .unwrap_or_default(),
                     };
                     return Ok((info, buffer));
                 }
@@ -89,7 +94,11 @@ pub struct Rewind<S> {
 
 impl<S> Rewind<S> {
     pub fn new(prefix: Vec<u8>, inner: S) -> Self {
-        Rewind { prefix, position: 0, inner }
+        Rewind {
+            prefix,
+            position: 0,
+            inner,
+        }
     }
 
     pub fn get_ref(&self) -> &S {
@@ -98,7 +107,11 @@ impl<S> Rewind<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.position < this.prefix.len() {
             let rest = &this.prefix[this.position..];
@@ -116,7 +129,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -152,11 +169,13 @@ mod tests {
 
     /// The bytes a real rustls client sends first.
     fn client_hello_bytes(server_name: &str, alpn: &[&[u8]]) -> Vec<u8> {
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let name = ServerName::try_from(server_name.to_owned()).unwrap();
         let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
@@ -184,15 +203,24 @@ mod tests {
         drop(writer.await.unwrap());
 
         let mut replayed = Vec::new();
-        Rewind::new(raw, server).read_to_end(&mut replayed).await.unwrap();
+        Rewind::new(raw, server)
+            .read_to_end(&mut replayed)
+            .await
+            .unwrap();
         assert_eq!(replayed, hello);
     }
 
     #[tokio::test]
     async fn plain_http_is_not_a_client_hello() {
         let mut bytes: &[u8] = b"\x16\x03\x01\x00\x05GET / HTTP/1.1\r\n\r\n";
-        assert!(matches!(read_client_hello(&mut bytes).await, Err(HelloError::Invalid(_))));
+        assert!(matches!(
+            read_client_hello(&mut bytes).await,
+            Err(HelloError::Invalid(_))
+        ));
         let mut truncated: &[u8] = &client_hello_bytes("a.example", &[])[..20];
-        assert!(matches!(read_client_hello(&mut truncated).await, Err(HelloError::Closed)));
+        assert!(matches!(
+            read_client_hello(&mut truncated).await,
+            Err(HelloError::Closed)
+        ));
     }
 }

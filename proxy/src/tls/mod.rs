@@ -22,8 +22,8 @@ mod pem;
 mod sni;
 mod store;
 
-pub use accept::{AcceptedConnection, ClientIo};
 pub(crate) use accept::misdirected;
+pub use accept::{AcceptedConnection, ClientIo};
 pub use error::TlsError;
 pub use hello::{ClientHelloInfo, Rewind};
 pub(crate) use hello::{TLS_HANDSHAKE_RECORD, read_client_hello};

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls::{NamedGroup, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
+use super::TlsError;
 use super::client_auth::client_verifier;
 use super::store::{CertificateStore, SniResolver};
-use super::TlsError;
 use crate::config::tls::TlsOptions;
 
 /// ALPN protocols offered when an option lists none. Traefik also offers `acme-tls/1`;
@@ -30,25 +30,41 @@ pub(crate) fn server_config(
     let verifier = client_verifier(options.client_auth.as_ref(), &provider)?;
     let mut config = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
-        .map_err(|err| TlsError::Rustls { context: "TLS option", message: err.to_string() })?
+        .map_err(|err| TlsError::Rustls {
+            context: "TLS option",
+            message: err.to_string(),
+        })?
         .with_client_cert_verifier(verifier)
-        .with_cert_resolver(Arc::new(SniResolver { store, strict: options.sni_strict }));
+        .with_cert_resolver(Arc::new(SniResolver {
+            store,
+            strict: options.sni_strict,
+        }));
     config.alpn_protocols = if options.alpn_protocols.is_empty() {
         DEFAULT_ALPN.iter().map(|p| p.to_vec()).collect()
     } else {
-        options.alpn_protocols.iter().map(|p| p.as_bytes().to_vec()).collect()
+        options
+            .alpn_protocols
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect()
     };
     if options.disable_session_tickets {
         config.send_tls13_tickets = 0;
     } else {
         // Stateless resumption (Go's default): no per-session memory on the server.
-        config.ticketer = rustls::crypto::ring::Ticketer::new()
-            .map_err(|err| TlsError::Rustls { context: "session tickets", message: err.to_string() })?;
+        config.ticketer =
+            rustls::crypto::ring::Ticketer::new().map_err(|err| TlsError::Rustls {
+                context: "session tickets",
+                message: err.to_string(),
+            })?;
     }
     Ok(config)
 }
 
-fn protocol_versions(min: &str, max: &str) -> Result<Vec<&'static SupportedProtocolVersion>, TlsError> {
+fn protocol_versions(
+    min: &str,
+    max: &str,
+) -> Result<Vec<&'static SupportedProtocolVersion>, TlsError> {
     let rank = |name: &str, unset: u8| match name {
         "" => Ok(unset),
         "VersionTLS10" => Ok(10),
@@ -67,13 +83,17 @@ fn protocol_versions(min: &str, max: &str) -> Result<Vec<&'static SupportedProto
         )));
     }
     if min_rank > max_rank {
-        return Err(TlsError::VersionRange(format!("minVersion {min} is above maxVersion {max}")));
+        return Err(TlsError::VersionRange(format!(
+            "minVersion {min} is above maxVersion {max}"
+        )));
     }
-    Ok([(12, &rustls::version::TLS12), (13, &rustls::version::TLS13)]
-        .into_iter()
-        .filter(|(rank, _)| (min_rank.max(12)..=max_rank).contains(rank))
-        .map(|(_, version)| version)
-        .collect())
+    Ok(
+        [(12, &rustls::version::TLS12), (13, &rustls::version::TLS13)]
+            .into_iter()
+            .filter(|(rank, _)| (min_rank.max(12)..=max_rank).contains(rank))
+            .map(|(_, version)| version)
+            .collect(),
+    )
 }
 
 /// Keeps the TLS 1.2 suites named in `names` (Go names; the `_SHA256`-less ChaCha alias is
@@ -88,12 +108,21 @@ fn restrict_cipher_suites(provider: &mut CryptoProvider, names: &[String]) -> Re
         let own = rustls_name(suite);
         own == name
             || own == format!("{name}_SHA256")
-            || own.strip_prefix("TLS13_").is_some_and(|rest| name.strip_prefix("TLS_") == Some(rest))
+            || own
+                .strip_prefix("TLS13_")
+                .is_some_and(|rest| name.strip_prefix("TLS_") == Some(rest))
     };
     for name in names {
-        if !provider.cipher_suites.iter().any(|suite| is_named(suite, name)) {
+        if !provider
+            .cipher_suites
+            .iter()
+            .any(|suite| is_named(suite, name))
+        {
             let supported: Vec<String> = provider.cipher_suites.iter().map(rustls_name).collect();
-            return Err(TlsError::UnsupportedCipherSuite { name: name.clone(), supported: supported.join(", ") });
+            return Err(TlsError::UnsupportedCipherSuite {
+                name: name.clone(),
+                supported: supported.join(", "),
+            });
         }
     }
     provider
@@ -121,7 +150,11 @@ fn restrict_curves(provider: &mut CryptoProvider, names: &[String]) -> Result<()
             }
             other => return Err(TlsError::UnknownCurve(other.to_owned())),
         };
-        if let Some(group) = provider.kx_groups.iter().find(|group| group.name() == wanted) {
+        if let Some(group) = provider
+            .kx_groups
+            .iter()
+            .find(|group| group.name() == wanted)
+        {
             groups.push(*group);
         }
     }
@@ -150,34 +183,69 @@ mod tests {
         assert_eq!(versions("VersionTLS13", ""), Ok(vec![TLSv1_3]));
         assert_eq!(versions("", "VersionTLS12"), Ok(vec![TLSv1_2]));
         assert_eq!(versions("VersionTLS10", ""), Ok(vec![TLSv1_2, TLSv1_3]));
-        assert_eq!(versions("VersionTLS14", ""), Err(TlsError::UnknownVersion("VersionTLS14".into())));
+        assert_eq!(
+            versions("VersionTLS14", ""),
+            Err(TlsError::UnknownVersion("VersionTLS14".into()))
+        );
         let err = versions("VersionTLS13", "VersionTLS12").unwrap_err();
-        assert_eq!(err.to_string(), "minVersion VersionTLS13 is above maxVersion VersionTLS12");
+        assert_eq!(
+            err.to_string(),
+            "minVersion VersionTLS13 is above maxVersion VersionTLS12"
+        );
         let err = versions("", "VersionTLS11").unwrap_err();
-        assert!(err.to_string().contains("maxVersion VersionTLS11 is not supported"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("maxVersion VersionTLS11 is not supported"),
+            "{err}"
+        );
     }
 
     #[test]
     fn cipher_suites_restrict_tls12_only_and_unknown_names_are_errors() {
         let mut provider = rustls::crypto::ring::default_provider();
-        let tls13 = provider.cipher_suites.iter().filter(|s| s.tls13().is_some()).count();
+        let tls13 = provider
+            .cipher_suites
+            .iter()
+            .filter(|s| s.tls13().is_some())
+            .count();
         restrict_cipher_suites(
             &mut provider,
-            &names(&["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "TLS_AES_128_GCM_SHA256"]),
+            &names(&[
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+                "TLS_AES_128_GCM_SHA256",
+            ]),
         )
         .unwrap();
-        let tls12: Vec<String> =
-            provider.cipher_suites.iter().filter(|s| s.tls13().is_none()).map(|s| format!("{:?}", s.suite())).collect();
+        let tls12: Vec<String> = provider
+            .cipher_suites
+            .iter()
+            .filter(|s| s.tls13().is_none())
+            .map(|s| format!("{:?}", s.suite()))
+            .collect();
         assert_eq!(
             tls12,
-            vec!["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"]
+            vec![
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+            ]
         );
-        assert_eq!(provider.cipher_suites.iter().filter(|s| s.tls13().is_some()).count(), tls13);
+        assert_eq!(
+            provider
+                .cipher_suites
+                .iter()
+                .filter(|s| s.tls13().is_some())
+                .count(),
+            tls13
+        );
 
         let mut provider = rustls::crypto::ring::default_provider();
-        let err = restrict_cipher_suites(&mut provider, &names(&["TLS_RSA_WITH_AES_128_CBC_SHA"])).unwrap_err();
+        let err = restrict_cipher_suites(&mut provider, &names(&["TLS_RSA_WITH_AES_128_CBC_SHA"]))
+            .unwrap_err();
         assert!(
-            err.to_string().starts_with("cipher suite `TLS_RSA_WITH_AES_128_CBC_SHA` is not supported (supported: "),
+            err.to_string().starts_with(
+                "cipher suite `TLS_RSA_WITH_AES_128_CBC_SHA` is not supported (supported: "
+            ),
             "{err}"
         );
     }
@@ -204,8 +272,14 @@ mod tests {
     fn alpn_defaults_and_overrides() {
         let store = Arc::new(CertificateStore::build(&Default::default()));
         let config = server_config(&TlsOptions::default(), Arc::clone(&store)).unwrap();
-        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
-        let options = TlsOptions { alpn_protocols: names(&["http/1.1"]), ..TlsOptions::default() };
+        assert_eq!(
+            config.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        let options = TlsOptions {
+            alpn_protocols: names(&["http/1.1"]),
+            ..TlsOptions::default()
+        };
         let config = server_config(&options, store).unwrap();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
     }

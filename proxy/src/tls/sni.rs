@@ -75,8 +75,13 @@ impl TlsBuilder {
     /// Compiles the certificate store and every option. What did not change since `previous`
     /// is reused as is: no PEM is parsed again, and an unchanged option keeps its
     /// `ServerConfig` (and with it the session ticket keys, so clients can resume).
-    pub fn new(tls: &TlsConfig, entry_points: usize, previous: Option<&TlsGeneration>) -> TlsBuilder {
-        let reusable = previous.filter(|p| p.certificates == tls.certificates && p.stores == tls.stores);
+    pub fn new(
+        tls: &TlsConfig,
+        entry_points: usize,
+        previous: Option<&TlsGeneration>,
+    ) -> TlsBuilder {
+        let reusable =
+            previous.filter(|p| p.certificates == tls.certificates && p.stores == tls.stores);
         let store = match reusable {
             Some(previous) => Arc::clone(&previous.store),
             None => Arc::new(CertificateStore::build(tls)),
@@ -121,10 +126,16 @@ impl TlsBuilder {
     pub fn router_problem(&self, options: &str) -> Option<Problem> {
         let name = option_name(options);
         match self.generation.options.get(name) {
-            None => Some(Problem::new("TLSOptionNotFound", format!("TLS option `{name}` does not exist"))),
-            Some(CompiledOption { config: Err(err), .. }) => {
-                Some(Problem::new("RefInvalid", format!("TLS option `{name}`: {err}")))
-            }
+            None => Some(Problem::new(
+                "TLSOptionNotFound",
+                format!("TLS option `{name}` does not exist"),
+            )),
+            Some(CompiledOption {
+                config: Err(err), ..
+            }) => Some(Problem::new(
+                "RefInvalid",
+                format!("TLS option `{name}`: {err}"),
+            )),
             Some(_) => None,
         }
     }
@@ -139,10 +150,15 @@ impl TlsBuilder {
     /// Resolves the claims into per-entry-point lookups. Returns the generation and the
     /// warnings of the routers whose option could not be applied as asked.
     pub fn finish(self) -> (TlsGeneration, Vec<(String, Problem)>) {
-        let TlsBuilder { mut generation, claims } = self;
+        let TlsBuilder {
+            mut generation,
+            claims,
+        } = self;
         let mut warnings = Vec::new();
-        generation.entry_points =
-            claims.into_iter().map(|claims| resolve_claims(claims, &mut warnings)).collect();
+        generation.entry_points = claims
+            .into_iter()
+            .map(|claims| resolve_claims(claims, &mut warnings))
+            .collect();
         warnings.sort_by(|a, b| a.0.cmp(&b.0));
         warnings.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         (generation, warnings)
@@ -150,10 +166,17 @@ impl TlsBuilder {
 }
 
 fn option_name(options: &str) -> &str {
-    if options.is_empty() { DEFAULT_OPTION } else { options }
+    if options.is_empty() {
+        DEFAULT_OPTION
+    } else {
+        options
+    }
 }
 
-fn resolve_claims(claims: Vec<TlsRouterHosts>, warnings: &mut Vec<(String, Problem)>) -> SniOptions {
+fn resolve_claims(
+    claims: Vec<TlsRouterHosts>,
+    warnings: &mut Vec<(String, Problem)>,
+) -> SniOptions {
     // host -> (option, routers claiming it)
     let mut by_host: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
     for claim in &claims {
@@ -172,7 +195,10 @@ fn resolve_claims(claims: Vec<TlsRouterHosts>, warnings: &mut Vec<(String, Probl
         }
         for host in &claim.hosts {
             let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-            by_host.entry(host).or_default().push((option, claim.router.as_str()));
+            by_host
+                .entry(host)
+                .or_default()
+                .push((option, claim.router.as_str()));
         }
     }
     let default: Arc<str> = Arc::from(DEFAULT_OPTION);
@@ -211,7 +237,9 @@ fn resolve_claims(claims: Vec<TlsRouterHosts>, warnings: &mut Vec<(String, Probl
 impl TlsGeneration {
     /// No routers yet: every name gets the built-in `default` option.
     pub fn empty(entry_points: usize) -> TlsGeneration {
-        TlsBuilder::new(&TlsConfig::default(), entry_points, None).finish().0
+        TlsBuilder::new(&TlsConfig::default(), entry_points, None)
+            .finish()
+            .0
     }
 
     /// The option name a server name gets on entry point `slot`.
@@ -246,10 +274,18 @@ impl TlsGeneration {
 
     /// The rustls configuration for a server name on entry point `slot`, with the option's
     /// name; `None` when that option cannot serve (unknown or invalid): refuse the handshake.
-    pub fn server_config(&self, slot: usize, server_name: Option<&str>) -> Option<(&str, Arc<ServerConfig>)> {
+    pub fn server_config(
+        &self,
+        slot: usize,
+        server_name: Option<&str>,
+    ) -> Option<(&str, Arc<ServerConfig>)> {
         let name = self.option_for(slot, server_name);
         let option = self.options.get(name)?;
-        option.config.as_ref().ok().map(|config| (name, Arc::clone(config)))
+        option
+            .config
+            .as_ref()
+            .ok()
+            .map(|config| (name, Arc::clone(config)))
     }
 
     /// The rustls configuration of a named option (TCP routers terminate with their own).
@@ -260,7 +296,12 @@ impl TlsGeneration {
 
     /// Domain fronting guard (reference §7.2.5): a request whose host maps to another option
     /// than the one its handshake negotiated must be answered 421 Misdirected Request.
-    pub fn is_misdirected(&self, slot: usize, negotiated: &str, request_host: Option<&str>) -> bool {
+    pub fn is_misdirected(
+        &self,
+        slot: usize,
+        negotiated: &str,
+        request_host: Option<&str>,
+    ) -> bool {
         let lower;
         let host = match request_host {
             Some(host) if host.bytes().any(|b| b.is_ascii_uppercase()) => {
@@ -281,7 +322,13 @@ impl TlsGeneration {
     pub fn option_errors(&self) -> Vec<(String, TlsError)> {
         self.options
             .iter()
-            .filter_map(|(name, option)| option.config.as_ref().err().map(|err| (name.clone(), err.clone())))
+            .filter_map(|(name, option)| {
+                option
+                    .config
+                    .as_ref()
+                    .err()
+                    .map(|err| (name.clone(), err.clone()))
+            })
             .collect()
     }
 }
@@ -300,29 +347,49 @@ mod tests {
 
     fn config(options: &[(&str, TlsOptions)]) -> TlsConfig {
         TlsConfig {
-            options: options.iter().map(|(name, o)| (name.to_string(), o.clone())).collect(),
+            options: options
+                .iter()
+                .map(|(name, o)| (name.to_string(), o.clone()))
+                .collect(),
             ..TlsConfig::default()
         }
     }
 
     fn strict() -> TlsOptions {
-        TlsOptions { min_version: "VersionTLS13".into(), ..TlsOptions::default() }
+        TlsOptions {
+            min_version: "VersionTLS13".into(),
+            ..TlsOptions::default()
+        }
     }
 
     #[test]
     fn hosts_pick_their_routers_option_and_everything_else_gets_default() {
         let mut builder = TlsBuilder::new(&config(&[("strict", strict())]), 2, None);
-        builder.claim(0, claim("api", &["api.example.com", "*.internal.example.com"], "strict"));
+        builder.claim(
+            0,
+            claim(
+                "api",
+                &["api.example.com", "*.internal.example.com"],
+                "strict",
+            ),
+        );
         builder.claim(0, claim("web", &["www.example.com"], ""));
         let (tls, warnings) = builder.finish();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(tls.option_for(0, Some("api.example.com")), "strict");
         assert_eq!(tls.option_for(0, Some("api.example.com.")), "strict");
         assert_eq!(tls.option_for(0, Some("db.internal.example.com")), "strict");
-        assert_eq!(tls.option_for(0, Some("a.db.internal.example.com")), "default");
+        assert_eq!(
+            tls.option_for(0, Some("a.db.internal.example.com")),
+            "default"
+        );
         assert_eq!(tls.option_for(0, Some("www.example.com")), "default");
         assert_eq!(tls.option_for(0, None), "default");
-        assert_eq!(tls.option_for(1, Some("api.example.com")), "default", "other entry point");
+        assert_eq!(
+            tls.option_for(1, Some("api.example.com")),
+            "default",
+            "other entry point"
+        );
         assert!(tls.has_host_claim(0, Some("www.example.com")));
         assert!(tls.has_host_claim(0, Some("x.internal.example.com")));
         assert!(!tls.has_host_claim(0, Some("other.example.com")));
@@ -332,16 +399,27 @@ mod tests {
 
     #[test]
     fn conflicting_options_on_one_host_fall_back_to_default_with_a_warning() {
-        let mut builder = TlsBuilder::new(&config(&[("strict", strict()), ("lax", TlsOptions::default())]), 1, None);
+        let mut builder = TlsBuilder::new(
+            &config(&[("strict", strict()), ("lax", TlsOptions::default())]),
+            1,
+            None,
+        );
         builder.claim(0, claim("a", &["shared.example.com"], "strict"));
-        builder.claim(0, claim("b", &["shared.example.com", "b.example.com"], "lax"));
+        builder.claim(
+            0,
+            claim("b", &["shared.example.com", "b.example.com"], "lax"),
+        );
         let (tls, warnings) = builder.finish();
         assert_eq!(tls.option_for(0, Some("shared.example.com")), "default");
         assert_eq!(tls.option_for(0, Some("b.example.com")), "lax");
         let routers: Vec<&str> = warnings.iter().map(|(router, _)| router.as_str()).collect();
         assert_eq!(routers, vec!["a", "b"]);
         assert_eq!(warnings[0].1.reason, "TLSOptionsConflict");
-        assert!(warnings[0].1.message.contains("shared.example.com"), "{}", warnings[0].1.message);
+        assert!(
+            warnings[0].1.message.contains("shared.example.com"),
+            "{}",
+            warnings[0].1.message
+        );
     }
 
     #[test]
@@ -355,14 +433,21 @@ mod tests {
 
     #[test]
     fn unknown_and_invalid_options_disable_routers_and_refuse_their_hosts() {
-        let broken = TlsOptions { cipher_suites: vec!["TLS_NOPE".into()], ..TlsOptions::default() };
+        let broken = TlsOptions {
+            cipher_suites: vec!["TLS_NOPE".into()],
+            ..TlsOptions::default()
+        };
         let mut builder = TlsBuilder::new(&config(&[("broken", broken)]), 1, None);
         let missing = builder.router_problem("missing").unwrap();
         assert_eq!(missing.reason, "TLSOptionNotFound");
         assert_eq!(missing.message, "TLS option `missing` does not exist");
         let invalid = builder.router_problem("broken").unwrap();
         assert_eq!(invalid.reason, "RefInvalid");
-        assert!(invalid.message.contains("cipher suite `TLS_NOPE`"), "{}", invalid.message);
+        assert!(
+            invalid.message.contains("cipher suite `TLS_NOPE`"),
+            "{}",
+            invalid.message
+        );
         assert!(builder.router_problem("").is_none());
         assert!(builder.router_problem("default").is_none());
 
@@ -377,7 +462,10 @@ mod tests {
 
     #[test]
     fn an_invalid_default_option_falls_back_to_the_built_in_one() {
-        let broken = TlsOptions { min_version: "VersionSSL3".into(), ..TlsOptions::default() };
+        let broken = TlsOptions {
+            min_version: "VersionSSL3".into(),
+            ..TlsOptions::default()
+        };
         let builder = TlsBuilder::new(&config(&[("default", broken)]), 1, None);
         assert!(builder.router_problem("").is_none());
         let (tls, _) = builder.finish();
@@ -393,7 +481,13 @@ mod tests {
         let config_of = |tls: &TlsGeneration| tls.option_config("strict").unwrap();
         assert!(Arc::ptr_eq(&config_of(&first), &config_of(&second)));
 
-        let changed = config(&[("strict", TlsOptions { sni_strict: true, ..strict() })]);
+        let changed = config(&[(
+            "strict",
+            TlsOptions {
+                sni_strict: true,
+                ..strict()
+            },
+        )]);
         let (third, _) = TlsBuilder::new(&changed, 1, Some(&second)).finish();
         assert!(Arc::ptr_eq(&second.store, &third.store));
         assert!(!Arc::ptr_eq(&config_of(&second), &config_of(&third)));

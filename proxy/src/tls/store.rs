@@ -56,7 +56,10 @@ impl CertificateStore {
         };
         for (position, certificate) in tls.certificates.iter().enumerate() {
             let in_default_store = certificate.stores.is_empty()
-                || certificate.stores.iter().any(|store| store == DEFAULT_STORE);
+                || certificate
+                    .stores
+                    .iter()
+                    .any(|store| store == DEFAULT_STORE);
             if !in_default_store {
                 continue;
             }
@@ -64,18 +67,24 @@ impl CertificateStore {
                 Ok(key) => store.insert(Arc::new(key)),
                 Err(err) => {
                     tracing::warn!(certificate = position, error = %err, "certificate skipped");
-                    store.problems.push(format!("tls.certificates[{position}]: {err}"));
+                    store
+                        .problems
+                        .push(format!("tls.certificates[{position}]: {err}"));
                 }
             }
         }
-        let configured_default =
-            tls.stores.get(DEFAULT_STORE).and_then(|store| store.default_certificate.as_ref());
+        let configured_default = tls
+            .stores
+            .get(DEFAULT_STORE)
+            .and_then(|store| store.default_certificate.as_ref());
         if let Some(pair) = configured_default {
             match load_pair(pair, &provider) {
                 Ok(key) => store.default = Some(Arc::new(key)),
                 Err(err) => {
                     tracing::warn!(error = %err, "default certificate skipped, serving the generated one");
-                    store.problems.push(format!("tls.stores.default.defaultCertificate: {err}"));
+                    store
+                        .problems
+                        .push(format!("tls.stores.default.defaultCertificate: {err}"));
                 }
             }
         }
@@ -95,16 +104,29 @@ impl CertificateStore {
     }
 
     fn insert(&mut self, key: Arc<CertifiedKey>) {
-        let names = match key.end_entity_cert().ok().and_then(|der| webpki::EndEntityCert::try_from(der).ok()) {
-            Some(cert) => cert.valid_dns_names().map(str::to_ascii_lowercase).collect::<Vec<_>>(),
+        let names = match key
+            .end_entity_cert()
+            .ok()
+            .and_then(|der| webpki::EndEntityCert::try_from(der).ok())
+        {
+            Some(cert) => cert
+                .valid_dns_names()
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>(),
             None => Vec::new(),
         };
         for name in names {
             let name = name.strip_suffix('.').unwrap_or(&name);
             // The first certificate for a name wins, so the order of the configuration decides.
             match name.strip_prefix("*.") {
-                Some(suffix) => self.wildcard.entry(suffix.into()).or_insert_with(|| Arc::clone(&key)),
-                None => self.exact.entry(name.into()).or_insert_with(|| Arc::clone(&key)),
+                Some(suffix) => self
+                    .wildcard
+                    .entry(suffix.into())
+                    .or_insert_with(|| Arc::clone(&key)),
+                None => self
+                    .exact
+                    .entry(name.into())
+                    .or_insert_with(|| Arc::clone(&key)),
             };
         }
     }
@@ -155,15 +177,19 @@ impl CertificateStore {
 fn load_pair(pair: &CertificatePair, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
     let chain = pem::certificates(&pair.cert_file, "certFile")?;
     let key = pem::private_key(&pair.key_file, "keyFile")?;
-    CertifiedKey::from_der(chain, key, provider)
-        .map_err(|err| TlsError::KeyPair { what: "certificate", message: err.to_string() })
+    CertifiedKey::from_der(chain, key, provider).map_err(|err| TlsError::KeyPair {
+        what: "certificate",
+        message: err.to_string(),
+    })
 }
 
 /// The self-signed default certificate, generated on first use and shared afterwards: a key
 /// generation per apply would be wasted work (and would change the certificate clients see).
 fn generated_default() -> Result<Arc<CertifiedKey>, TlsError> {
     static GENERATED: OnceLock<Result<Arc<CertifiedKey>, TlsError>> = OnceLock::new();
-    GENERATED.get_or_init(|| generate_self_signed().map(Arc::new)).clone()
+    GENERATED
+        .get_or_init(|| generate_self_signed().map(Arc::new))
+        .clone()
 }
 
 fn generate_self_signed() -> Result<CertifiedKey, TlsError> {
@@ -172,15 +198,28 @@ fn generate_self_signed() -> Result<CertifiedKey, TlsError> {
         message: err.to_string(),
     };
     let key_pair = rcgen::KeyPair::generate().map_err(failed)?;
-    let mut params = rcgen::CertificateParams::new(vec!["mesh.default".to_owned()]).map_err(failed)?;
+    let mut params =
+        rcgen::CertificateParams::new(vec!["mesh.default".to_owned()]).map_err(failed)?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, GENERATED_DEFAULT_COMMON_NAME);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, GENERATED_DEFAULT_COMMON_NAME);
     let certificate = params.self_signed(&key_pair).map_err(failed)?;
-    let key = rustls::pki_types::PrivateKeyDer::try_from(key_pair.serialize_der()).map_err(|message| {
-        TlsError::KeyPair { what: "generated default certificate", message: message.to_owned() }
-    })?;
-    CertifiedKey::from_der(vec![certificate.der().clone()], key, &rustls::crypto::ring::default_provider())
-        .map_err(|err| TlsError::KeyPair { what: "generated default certificate", message: err.to_string() })
+    let key = rustls::pki_types::PrivateKeyDer::try_from(key_pair.serialize_der()).map_err(
+        |message| TlsError::KeyPair {
+            what: "generated default certificate",
+            message: message.to_owned(),
+        },
+    )?;
+    CertifiedKey::from_der(
+        vec![certificate.der().clone()],
+        key,
+        &rustls::crypto::ring::default_provider(),
+    )
+    .map_err(|err| TlsError::KeyPair {
+        what: "generated default certificate",
+        message: err.to_string(),
+    })
 }
 
 /// Picks the certificate for one handshake; `strict` is the option's `sniStrict`.
@@ -192,7 +231,9 @@ pub(crate) struct SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let found = client_hello.server_name().and_then(|name| self.store.find(name));
+        let found = client_hello
+            .server_name()
+            .and_then(|name| self.store.find(name));
         match found {
             Some(key) => Some(Arc::clone(key)),
             // sniStrict: no certificate for this name (or no name) fails the handshake.
@@ -209,13 +250,21 @@ mod tests {
 
     fn pair(names: &[&str]) -> CertificatePair {
         let key = rcgen::KeyPair::generate().unwrap();
-        let params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
         let cert = params.self_signed(&key).unwrap();
-        CertificatePair { cert_file: cert.pem(), key_file: key.serialize_pem() }
+        CertificatePair {
+            cert_file: cert.pem(),
+            key_file: key.serialize_pem(),
+        }
     }
 
     fn certificate(names: &[&str], stores: &[&str]) -> Certificate {
-        Certificate { pair: pair(names), stores: stores.iter().map(|s| s.to_string()).collect() }
+        Certificate {
+            pair: pair(names),
+            stores: stores.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     fn same(a: &Arc<CertifiedKey>, b: &Arc<CertifiedKey>) -> bool {
@@ -237,7 +286,10 @@ mod tests {
         let web = store.find("web.example.com").unwrap();
         assert!(!same(api, web));
         assert!(same(store.find("api.example.com").unwrap(), api));
-        assert!(store.find("a.b.example.com").is_none(), "wildcards cover one label only");
+        assert!(
+            store.find("a.b.example.com").is_none(),
+            "wildcards cover one label only"
+        );
         assert!(store.find("example.com").is_none());
         assert!(store.problems().is_empty());
     }
@@ -264,7 +316,11 @@ mod tests {
         assert!(store.find("good.example.com").is_some());
         assert!(store.find("broken.example.com").is_none());
         assert_eq!(store.problems().len(), 1);
-        assert!(store.problems()[0].starts_with("tls.certificates[0]: certificate: unusable key pair"), "{:?}", store.problems());
+        assert!(
+            store.problems()[0].starts_with("tls.certificates[0]: certificate: unusable key pair"),
+            "{:?}",
+            store.problems()
+        );
     }
 
     #[test]
@@ -272,16 +328,28 @@ mod tests {
         let generated = CertificateStore::build(&TlsConfig::default());
         assert!(generated.default_is_generated());
         let again = CertificateStore::build(&TlsConfig::default());
-        assert!(same(generated.default_certificate().unwrap(), again.default_certificate().unwrap()), "generated once");
+        assert!(
+            same(
+                generated.default_certificate().unwrap(),
+                again.default_certificate().unwrap()
+            ),
+            "generated once"
+        );
 
         let mut tls = TlsConfig::default();
         tls.stores.insert(
             "default".into(),
-            TlsStore { default_certificate: Some(pair(&["fallback.example.com"])), ..TlsStore::default() },
+            TlsStore {
+                default_certificate: Some(pair(&["fallback.example.com"])),
+                ..TlsStore::default()
+            },
         );
         let configured = CertificateStore::build(&tls);
         assert!(!configured.default_is_generated());
-        assert!(!same(configured.default_certificate().unwrap(), generated.default_certificate().unwrap()));
+        assert!(!same(
+            configured.default_certificate().unwrap(),
+            generated.default_certificate().unwrap()
+        ));
     }
 
     #[test]
@@ -290,12 +358,19 @@ mod tests {
         tls.stores.insert(
             "default".into(),
             TlsStore {
-                default_certificate: Some(CertificatePair { cert_file: "/nonexistent/cert.pem".into(), key_file: String::new() }),
+                default_certificate: Some(CertificatePair {
+                    cert_file: "/nonexistent/cert.pem".into(),
+                    key_file: String::new(),
+                }),
                 ..TlsStore::default()
             },
         );
         let store = CertificateStore::build(&tls);
         assert!(store.default_is_generated());
-        assert!(store.problems()[0].contains("/nonexistent/cert.pem"), "{:?}", store.problems());
+        assert!(
+            store.problems()[0].contains("/nonexistent/cert.pem"),
+            "{:?}",
+            store.problems()
+        );
     }
 }

@@ -10,8 +10,15 @@ use crate::runtime::{ObjectReport, Problem};
 /// Where a session can go: round robin over addresses, or a weighted mix of services.
 #[derive(Debug)]
 pub enum UdpService {
-    LoadBalancer { servers: Vec<String>, next: AtomicUsize },
-    Weighted { children: Vec<(Arc<UdpService>, u32)>, total: usize, next: AtomicUsize },
+    LoadBalancer {
+        servers: Vec<String>,
+        next: AtomicUsize,
+    },
+    Weighted {
+        children: Vec<(Arc<UdpService>, u32)>,
+        total: usize,
+        next: AtomicUsize,
+    },
 }
 
 impl UdpService {
@@ -24,7 +31,11 @@ impl UdpService {
                 }
                 Some(&servers[next.fetch_add(1, Ordering::Relaxed) % servers.len()])
             }
-            UdpService::Weighted { children, total, next } => {
+            UdpService::Weighted {
+                children,
+                total,
+                next,
+            } => {
                 if *total == 0 {
                     return None;
                 }
@@ -59,7 +70,11 @@ pub struct UdpGeneration {
 
 impl UdpGeneration {
     pub fn empty(entry_points: usize) -> UdpGeneration {
-        UdpGeneration { routes: (0..entry_points).map(|_| None).collect(), routers: BTreeMap::new(), services: BTreeMap::new() }
+        UdpGeneration {
+            routes: (0..entry_points).map(|_| None).collect(),
+            routers: BTreeMap::new(),
+            services: BTreeMap::new(),
+        }
     }
 
     /// The route of entry point `slot`, if a router serves it.
@@ -73,7 +88,11 @@ impl UdpGeneration {
             // Memoised in `built`, where the routers and the reports read it.
             let _ = build_service(name, &config.services, &mut built, &mut Vec::new());
         }
-        let names: Vec<&str> = static_config.entry_points.keys().map(String::as_str).collect();
+        let names: Vec<&str> = static_config
+            .entry_points
+            .keys()
+            .map(String::as_str)
+            .collect();
         let udp_slots: Vec<usize> = static_config
             .entry_points
             .values()
@@ -94,14 +113,23 @@ impl UdpGeneration {
                 for ep in &router.entry_points {
                     match names.iter().position(|n| n == ep) {
                         Some(slot) if udp_slots.contains(&slot) => slots.push(slot),
-                        Some(_) => warnings.push(Problem::new("UnknownEntryPoint", format!("entry point `{ep}` is not a UDP entry point"))),
-                        None => warnings.push(Problem::new("UnknownEntryPoint", format!("entry point `{ep}` does not exist"))),
+                        Some(_) => warnings.push(Problem::new(
+                            "UnknownEntryPoint",
+                            format!("entry point `{ep}` is not a UDP entry point"),
+                        )),
+                        None => warnings.push(Problem::new(
+                            "UnknownEntryPoint",
+                            format!("entry point `{ep}` does not exist"),
+                        )),
                     }
                 }
                 slots
             };
             if slots.is_empty() {
-                problems.push(Problem::new("NoValidEntryPoint", "no valid UDP entry point for this router"));
+                problems.push(Problem::new(
+                    "NoValidEntryPoint",
+                    "no valid UDP entry point for this router",
+                ));
             }
             let service = match built.get(&router.service) {
                 _ if router.service.is_empty() => {
@@ -109,28 +137,43 @@ impl UdpGeneration {
                     None
                 }
                 None => {
-                    problems.push(Problem::new("ServiceNotFound", format!("service `{}` does not exist", router.service)));
+                    problems.push(Problem::new(
+                        "ServiceNotFound",
+                        format!("service `{}` does not exist", router.service),
+                    ));
                     None
                 }
                 Some(Err(reason)) => {
-                    problems.push(Problem::new("ServiceInvalid", format!("service `{}`: {reason}", router.service)));
+                    problems.push(Problem::new(
+                        "ServiceInvalid",
+                        format!("service `{}`: {reason}", router.service),
+                    ));
                     None
                 }
                 Some(Ok(service)) => Some(Arc::clone(service)),
             };
             if let (true, Some(service)) = (problems.is_empty(), service) {
-                let route = Arc::new(UdpRoute { name: Arc::from(name.as_str()), service });
+                let route = Arc::new(UdpRoute {
+                    name: Arc::from(name.as_str()),
+                    service,
+                });
                 for slot in slots {
                     match &routes[slot] {
                         None => routes[slot] = Some(Arc::clone(&route)),
                         Some(active) => warnings.push(Problem::new(
                             "Conflicted",
-                            format!("entry point `{}` is already served by UDP router `{}`", names[slot], active.name),
+                            format!(
+                                "entry point `{}` is already served by UDP router `{}`",
+                                names[slot], active.name
+                            ),
                         )),
                     }
                 }
             }
-            routers.insert(name.clone(), ObjectReport::from_problems(problems, warnings));
+            routers.insert(
+                name.clone(),
+                ObjectReport::from_problems(problems, warnings),
+            );
         }
         let services = config
             .services
@@ -140,10 +183,17 @@ impl UdpGeneration {
                     Some(Err(reason)) => vec![Problem::new("ServiceInvalid", reason.clone())],
                     _ => Vec::new(),
                 };
-                (name.clone(), ObjectReport::from_problems(problems, Vec::new()))
+                (
+                    name.clone(),
+                    ObjectReport::from_problems(problems, Vec::new()),
+                )
             })
             .collect();
-        UdpGeneration { routes: routes.into_boxed_slice(), routers, services }
+        UdpGeneration {
+            routes: routes.into_boxed_slice(),
+            routers,
+            services,
+        }
     }
 }
 
@@ -166,10 +216,16 @@ fn build_service(
     let result = match (&config.load_balancer, &config.weighted) {
         (Some(lb), None) => {
             let bad = lb.servers.iter().find(|server| {
-                !server.address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+                !server
+                    .address
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
             });
             match bad {
-                Some(server) => Err(format!("server address `{}` is not host:port", server.address)),
+                Some(server) => Err(format!(
+                    "server address `{}` is not host:port",
+                    server.address
+                )),
                 None => Ok(Arc::new(UdpService::LoadBalancer {
                     servers: lb.servers.iter().map(|s| s.address.clone()).collect(),
                     next: AtomicUsize::new(0),
@@ -192,7 +248,11 @@ fn build_service(
                 Some(reason) => Err(reason),
                 None => {
                     let total = children.iter().map(|(_, w)| *w as usize).sum();
-                    Ok(Arc::new(UdpService::Weighted { children, total, next: AtomicUsize::new(0) }))
+                    Ok(Arc::new(UdpService::Weighted {
+                        children,
+                        total,
+                        next: AtomicUsize::new(0),
+                    }))
                 }
             }
         }
@@ -218,7 +278,10 @@ mod tests {
     }
 
     fn build(yaml: &str) -> UdpGeneration {
-        UdpGeneration::build(&crate::Config::from_yaml(yaml).unwrap().udp, &static_config())
+        UdpGeneration::build(
+            &crate::Config::from_yaml(yaml).unwrap().udp,
+            &static_config(),
+        )
     }
 
     #[test]
@@ -236,7 +299,10 @@ udp:
         let route = generation.route(0).unwrap();
         assert_eq!(&*route.name, "b");
         assert_eq!(generation.routers["a"].warnings[0].reason, "Conflicted");
-        assert!(generation.route(1).is_none(), "TCP entry points get no UDP router");
+        assert!(
+            generation.route(1).is_none(),
+            "TCP entry points get no UDP router"
+        );
         assert_eq!(route.service.pick(), Some("127.0.0.1:53"));
         assert_eq!(route.service.pick(), Some("127.0.0.1:54"));
     }
@@ -256,10 +322,22 @@ udp:
     bad: {loadBalancer: {servers: [{address: "nowhere"}]}}
 "#,
         );
-        assert_eq!(generation.routers["missing"].errors[0].reason, "ServiceNotFound");
-        assert_eq!(generation.routers["on-tcp"].errors[0].reason, "NoValidEntryPoint");
-        assert_eq!(generation.routers["on-tcp"].warnings[0].reason, "UnknownEntryPoint");
-        assert_eq!(generation.routers["bad"].errors[0].message, "service `bad`: server address `nowhere` is not host:port");
+        assert_eq!(
+            generation.routers["missing"].errors[0].reason,
+            "ServiceNotFound"
+        );
+        assert_eq!(
+            generation.routers["on-tcp"].errors[0].reason,
+            "NoValidEntryPoint"
+        );
+        assert_eq!(
+            generation.routers["on-tcp"].warnings[0].reason,
+            "UnknownEntryPoint"
+        );
+        assert_eq!(
+            generation.routers["bad"].errors[0].message,
+            "service `bad`: server address `nowhere` is not host:port"
+        );
         assert_eq!(generation.services["bad"].errors.len(), 1);
         assert!(generation.route(0).is_none());
     }

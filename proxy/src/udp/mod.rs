@@ -10,5 +10,5 @@ mod build;
 mod session;
 
 pub use build::{UdpGeneration, UdpRoute, UdpService};
-pub(crate) use session::serve;
 pub use session::SESSION_TIMEOUT;
+pub(crate) use session::serve;

@@ -40,7 +40,11 @@ pub(crate) async fn serve(socket: UdpSocket, proxy: Proxy, slot: usize) {
                 continue;
             }
         };
-        let existing = sessions.lock().unwrap_or_else(|p| p.into_inner()).get(&client).cloned();
+        let existing = sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&client)
+            .cloned();
         let session = match existing {
             Some(session) => session,
             None => match open_session(&proxy, slot, client, &socket, &sessions, epoch).await {
@@ -48,7 +52,9 @@ pub(crate) async fn serve(socket: UdpSocket, proxy: Proxy, slot: usize) {
                 None => continue,
             },
         };
-        session.last_activity.store(millis_since(epoch), Ordering::Relaxed);
+        session
+            .last_activity
+            .store(millis_since(epoch), Ordering::Relaxed);
         if let Err(err) = session.upstream.send(&buffer[..length]).await {
             tracing::debug!(client = %client, error = %err, "UDP send to server failed");
         }
@@ -71,7 +77,10 @@ async fn open_session(
         let server = route.service.pick()?.to_owned();
         (Arc::clone(&route.name), server)
     };
-    let target = match tokio::net::lookup_host(&server).await.map(|mut found| found.next()) {
+    let target = match tokio::net::lookup_host(&server)
+        .await
+        .map(|mut found| found.next())
+    {
         Ok(Some(target)) => target,
         Ok(None) | Err(_) => {
             tracing::warn!(router = %router, server = %server, "cannot resolve UDP server");
@@ -94,18 +103,38 @@ async fn open_session(
         tracing::warn!(router = %router, server = %server, error = %err, "cannot reach UDP server");
         return None;
     }
-    let session = Arc::new(Session { upstream, last_activity: AtomicU64::new(millis_since(epoch)) });
-    sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(client, Arc::clone(&session));
-    tokio::spawn(relay_replies(Arc::clone(&session), client, Arc::clone(socket), Arc::clone(sessions), epoch));
+    let session = Arc::new(Session {
+        upstream,
+        last_activity: AtomicU64::new(millis_since(epoch)),
+    });
+    sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(client, Arc::clone(&session));
+    tokio::spawn(relay_replies(
+        Arc::clone(&session),
+        client,
+        Arc::clone(socket),
+        Arc::clone(sessions),
+        epoch,
+    ));
     Some(session)
 }
 
-async fn relay_replies(session: Arc<Session>, client: SocketAddr, socket: Arc<UdpSocket>, sessions: Sessions, epoch: Instant) {
+async fn relay_replies(
+    session: Arc<Session>,
+    client: SocketAddr,
+    socket: Arc<UdpSocket>,
+    sessions: Sessions,
+    epoch: Instant,
+) {
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     loop {
         match tokio::time::timeout(SESSION_TIMEOUT, session.upstream.recv(&mut buffer)).await {
             Ok(Ok(length)) => {
-                session.last_activity.store(millis_since(epoch), Ordering::Relaxed);
+                session
+                    .last_activity
+                    .store(millis_since(epoch), Ordering::Relaxed);
                 if let Err(err) = socket.send_to(&buffer[..length], client).await {
                     tracing::debug!(client = %client, error = %err, "UDP reply to client failed");
                 }
@@ -116,7 +145,8 @@ async fn relay_replies(session: Arc<Session>, client: SocketAddr, socket: Arc<Ud
                 break;
             }
             Err(_) => {
-                let idle = millis_since(epoch).saturating_sub(session.last_activity.load(Ordering::Relaxed));
+                let idle = millis_since(epoch)
+                    .saturating_sub(session.last_activity.load(Ordering::Relaxed));
                 if idle >= SESSION_TIMEOUT.as_millis() as u64 {
                     break;
                 }
@@ -124,7 +154,10 @@ async fn relay_replies(session: Arc<Session>, client: SocketAddr, socket: Arc<Ud
         }
     }
     let mut sessions = sessions.lock().unwrap_or_else(|p| p.into_inner());
-    if sessions.get(&client).is_some_and(|current| Arc::ptr_eq(current, &session)) {
+    if sessions
+        .get(&client)
+        .is_some_and(|current| Arc::ptr_eq(current, &session))
+    {
         sessions.remove(&client);
     }
 }

@@ -263,7 +263,11 @@ udp:
 
     let (status, dns) = admin_json(&proxy, "/api/udp/routers/dns").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(dns["error"][0], "UDP routers are not served yet");
+    assert_eq!(
+        dns["status"], "disabled",
+        "its service does not exist: {dns}"
+    );
+    assert_eq!(overview["udp"]["routers"]["errors"], 1, "{overview}");
     let (status, _) = admin_json(&proxy, "/api/tcp/routers/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -30,11 +30,15 @@ impl Drop for LineServer {
 
 impl LineServer {
     async fn start(name: &'static str, tls: Option<TlsAcceptor>) -> LineServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("backend binds");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("backend binds");
         let addr = listener.local_addr().expect("backend address");
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     match tls {
@@ -58,7 +62,12 @@ impl LineServer {
 
 async fn serve_lines<S: AsyncRead + AsyncWrite + Unpin>(name: &str, stream: S) {
     let mut stream = BufReader::new(stream);
-    if stream.get_mut().write_all(format!("{name}\n").as_bytes()).await.is_err() {
+    if stream
+        .get_mut()
+        .write_all(format!("{name}\n").as_bytes())
+        .await
+        .is_err()
+    {
         return;
     }
     let _ = stream.get_mut().flush().await;
@@ -75,13 +84,20 @@ async fn serve_lines<S: AsyncRead + AsyncWrite + Unpin>(name: &str, stream: S) {
 
 /// Reads the greeting, sends one line and reads the answer. `None` when the proxy closed the
 /// connection instead.
-async fn talk<S: AsyncRead + AsyncWrite + Unpin>(stream: S, line: &str) -> Option<(String, String)> {
+async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    line: &str,
+) -> Option<(String, String)> {
     let mut stream = BufReader::new(stream);
     let mut greeting = String::new();
     if stream.read_line(&mut greeting).await.ok()? == 0 {
         return None;
     }
-    stream.get_mut().write_all(format!("{line}\n").as_bytes()).await.ok()?;
+    stream
+        .get_mut()
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .ok()?;
     stream.get_mut().flush().await.ok()?;
     let mut answer = String::new();
     if stream.read_line(&mut answer).await.ok()? == 0 {
@@ -99,17 +115,30 @@ struct SelfSigned {
 
 fn self_signed(name: &str) -> SelfSigned {
     let key = KeyPair::generate().expect("key");
-    let cert = CertificateParams::new(vec![name.to_owned()]).expect("params").self_signed(&key).expect("cert");
-    SelfSigned { pem_cert: cert.pem(), pem_key: key.serialize_pem(), der: cert.der().clone(), key_der: key.serialize_der() }
+    let cert = CertificateParams::new(vec![name.to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    SelfSigned {
+        pem_cert: cert.pem(),
+        pem_key: key.serialize_pem(),
+        der: cert.der().clone(),
+        key_der: key.serialize_der(),
+    }
 }
 
 fn acceptor(cert: &SelfSigned) -> TlsAcceptor {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der.clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_der.clone())))
-        .expect("server config");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der.clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_der.clone())),
+    )
+    .expect("server config");
     TlsAcceptor::from(Arc::new(config))
 }
 
@@ -117,11 +146,13 @@ fn acceptor(cert: &SelfSigned) -> TlsAcceptor {
 fn connector(cert: &SelfSigned) -> TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.der.clone()).expect("root");
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     TlsConnector::from(Arc::new(config))
 }
 
@@ -131,7 +162,12 @@ async fn tls_connect(
     trusted: &SelfSigned,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
-    connector(trusted).connect(ServerName::try_from(name.to_owned()).expect("server name"), tcp).await
+    connector(trusted)
+        .connect(
+            ServerName::try_from(name.to_owned()).expect("server name"),
+            tcp,
+        )
+        .await
 }
 
 async fn start_with_db() -> TestProxy {
@@ -143,7 +179,10 @@ async fn start_with_db() -> TestProxy {
 }
 
 fn db(proxy: &TestProxy) -> SocketAddr {
-    proxy.running.entry_point("db").expect("db entry point is bound")
+    proxy
+        .running
+        .entry_point("db")
+        .expect("db entry point is bound")
 }
 
 fn apply(proxy: &TestProxy, yaml: &str) -> Config {
@@ -164,12 +203,19 @@ async fn a_catch_all_router_forwards_plain_tcp_even_when_the_server_speaks_first
         ),
     );
     let report = proxy.proxy.current();
-    assert!(report.tcp.routers["mail"].errors.is_empty(), "{:?}", report.tcp.routers);
+    assert!(
+        report.tcp.routers["mail"].errors.is_empty(),
+        "{:?}",
+        report.tcp.routers
+    );
 
     // The client sends nothing before the greeting arrives: routing needed no byte.
     let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
     let (greeting, answer) = talk(stream, "HELO me").await.expect("forwarded");
-    assert_eq!((greeting.as_str(), answer.as_str()), ("smtp", "smtp: HELO me"));
+    assert_eq!(
+        (greeting.as_str(), answer.as_str()),
+        ("smtp", "smtp: HELO me")
+    );
 }
 
 #[tokio::test]
@@ -194,22 +240,39 @@ tcp:
     ))
     .expect("config");
     config.tls.certificates.push(Certificate {
-        pair: mesh_proxy::config::tls::CertificatePair { cert_file: proxy_cert.pem_cert.clone(), key_file: proxy_cert.pem_key.clone() },
+        pair: mesh_proxy::config::tls::CertificatePair {
+            cert_file: proxy_cert.pem_cert.clone(),
+            key_file: proxy_cert.pem_key.clone(),
+        },
         stores: Vec::new(),
     });
     proxy.proxy.apply(config);
 
     // Passthrough: the client completes its handshake with the backend's own certificate.
-    let stream = tls_connect(db(&proxy), "pg.example.test", &pg_cert).await.expect("handshake with the backend");
-    assert_eq!(talk(stream, "SELECT 1").await, Some(("pg".into(), "pg: SELECT 1".into())));
+    let stream = tls_connect(db(&proxy), "pg.example.test", &pg_cert)
+        .await
+        .expect("handshake with the backend");
+    assert_eq!(
+        talk(stream, "SELECT 1").await,
+        Some(("pg".into(), "pg: SELECT 1".into()))
+    );
 
     // Termination: the proxy's certificate, and the plain-text backend gets clear bytes.
-    let stream = tls_connect(db(&proxy), "redis.example.test", &proxy_cert).await.expect("handshake with the proxy");
-    assert_eq!(talk(stream, "PING").await, Some(("redis".into(), "redis: PING".into())));
+    let stream = tls_connect(db(&proxy), "redis.example.test", &proxy_cert)
+        .await
+        .expect("handshake with the proxy");
+    assert_eq!(
+        talk(stream, "PING").await,
+        Some(("redis".into(), "redis: PING".into()))
+    );
 
     // No router for this name and no HTTPS router: the handshake is the proxy's default one,
     // which a client trusting only the backend refuses.
-    assert!(tls_connect(db(&proxy), "other.example.test", &pg_cert).await.is_err());
+    assert!(
+        tls_connect(db(&proxy), "other.example.test", &pg_cert)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -272,7 +335,9 @@ tcp:
     let client = http1_client();
     let answer = get(&client, proxy.web(), "site.example.test", "/").await;
     assert_eq!(answer.body, "web GET /");
-    let stream = tls_connect(proxy.web(), "pg.example.test", &pg_cert).await.expect("passthrough on web");
+    let stream = tls_connect(proxy.web(), "pg.example.test", &pg_cert)
+        .await
+        .expect("passthrough on web");
     assert_eq!(talk(stream, "q").await, Some(("pg".into(), "pg: q".into())));
 }
 
@@ -298,16 +363,31 @@ tcp:
     );
     apply(&proxy, &config);
     let generation = proxy.proxy.current();
-    assert_eq!(generation.tcp.routers["sni-without-tls"].errors[0].reason, "InvalidRule");
+    assert_eq!(
+        generation.tcp.routers["sni-without-tls"].errors[0].reason,
+        "InvalidRule"
+    );
     assert!(generation.tcp.routers["guarded"].errors.is_empty());
     let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
-    assert_eq!(talk(stream, "let me in").await, None, "127.0.0.1 is not in the allow list");
+    assert_eq!(
+        talk(stream, "let me in").await,
+        None,
+        "127.0.0.1 is not in the allow list"
+    );
 
-    apply(&proxy, &config.replace(&backend.address(), &dead_address).replace(", middlewares: [elsewhere]", ""));
+    apply(
+        &proxy,
+        &config
+            .replace(&backend.address(), &dead_address)
+            .replace(", middlewares: [elsewhere]", ""),
+    );
     let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
     assert_eq!(talk(stream, "anyone?").await, None, "the server is down");
 
     apply(&proxy, &config.replace(", middlewares: [elsewhere]", ""));
     let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
-    assert_eq!(talk(stream, "now").await, Some(("secret".into(), "secret: now".into())));
+    assert_eq!(
+        talk(stream, "now").await,
+        Some(("secret".into(), "secret: now".into()))
+    );
 }
