@@ -38,6 +38,9 @@ pub struct Settings {
     pub mesh_threads: usize,
     pub apply_routers: usize,
     pub start_timeout: Duration,
+    /// Scheduling niceness for this process and every child (0: unchanged). A negative value
+    /// keeps unrelated work on a shared machine from landing in the middle of a round.
+    pub nice: i32,
     pub tools: Tools,
 }
 
@@ -87,6 +90,9 @@ impl Running {
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
     print_header(settings);
     pin_this_process(settings.load_cpu)?;
+    if settings.nice != 0 {
+        set_niceness(settings.nice)?;
+    }
     let dir = tempfile::Builder::new().prefix("mesh-bench-").tempdir()?;
 
     let backend_address = free_loopback_address()?;
@@ -413,6 +419,20 @@ fn start_mesh(
     )?)
 }
 
+/// Children inherit the niceness, so the backend, wrk and every proxy run at the same one.
+fn set_niceness(nice: i32) -> anyhow::Result<()> {
+    // SAFETY: setpriority has no memory preconditions; who = 0 is the calling thread, the
+    // only one this process has at this point.
+    let status = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+    if status != 0 {
+        anyhow::bail!(
+            "cannot set niceness {nice}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
 /// Keeps this process (and the threads it starts) off the proxy core.
 fn pin_this_process(cpu: usize) -> anyhow::Result<()> {
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only touch
@@ -484,6 +504,12 @@ fn print_header(settings: &Settings) {
         settings.rounds,
         settings.warmup.as_secs_f64(),
     );
+    if settings.nice != 0 {
+        println!(
+            "niceness of every process of the benchmark: {}",
+            settings.nice
+        );
+    }
     println!("load average at the start: {}", load_average());
 }
 

@@ -59,6 +59,10 @@ struct BenchArgs {
     /// How long a target may take to serve the route after it starts.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     start_timeout: Duration,
+    /// Niceness of the benchmark and all its children, e.g. -10 on a machine shared with
+    /// other work (negative values need root).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    nice: i32,
     #[arg(long, default_value = "wrk")]
     wrk: PathBuf,
     /// Default: `nginx` on PATH, else /usr/sbin/nginx.
@@ -163,6 +167,7 @@ fn settings(args: BenchArgs) -> anyhow::Result<Settings> {
         mesh_threads: args.mesh_threads.max(1),
         apply_routers: args.apply_routers.max(1),
         start_timeout: args.start_timeout,
+        nice: args.nice,
         tools: Tools {
             wrk,
             nginx,

@@ -44,6 +44,8 @@ fn short_run_prints_every_section_or_says_how_to_install_wrk() {
             "4",
             "--apply-routers",
             "20",
+            "--nice",
+            "1",
         ])
         .output()
         .unwrap();
@@ -58,6 +60,7 @@ fn short_run_prints_every_section_or_says_how_to_install_wrk() {
     }
     assert!(output.status.success(), "{stdout}\n{stderr}");
     for section in [
+        "niceness of every process of the benchmark: 1",
         "== 1 Host() router(s), request to the last-declared host h0.bench.test ==",
         "== 20 Host() router(s), request to the last-declared host h19.bench.test ==",
         "== apply time",

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::build::{RouteTls, TcpRoute};
 use super::middleware::admit;
@@ -177,7 +177,29 @@ where
         }
     };
     let _ = server.set_nodelay(true);
-    if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut server).await {
+    let copied = match &target.tls {
+        None => tokio::io::copy_bidirectional(&mut client, &mut server).await,
+        Some(tls) => {
+            let Some(name) = tls.server_name_for(&target.address) else {
+                tracing::warn!(router = %route.name, server = %target.address, "no valid TLS server name for the server");
+                return;
+            };
+            let handshake = TlsConnector::from(Arc::clone(&tls.config)).connect(name, server);
+            let mut server = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(server)) => server,
+                Ok(Err(err)) => {
+                    tracing::warn!(router = %route.name, server = %target.address, error = %err, "TLS with the TCP server failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(router = %route.name, server = %target.address, "TLS with the TCP server timed out");
+                    return;
+                }
+            };
+            tokio::io::copy_bidirectional(&mut client, &mut server).await
+        }
+    };
+    if let Err(err) = copied {
         tracing::debug!(router = %route.name, client = %client_addr, error = %err, "TCP connection ended with an error");
     }
 }

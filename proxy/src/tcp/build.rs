@@ -256,6 +256,8 @@ fn service_problem(err: &TcpServiceError) -> Problem {
     let reason = match err {
         TcpServiceError::TransportNotFound(_) => "ServersTransportNotFound",
         TcpServiceError::Unsupported(_) => "UnsupportedValue",
+        TcpServiceError::Tls(_) => "RefInvalid",
+        TcpServiceError::ProxyProtocolVersion(_) => "UnsupportedValue",
         TcpServiceError::Recursion(_) => "RecursionDetected",
         _ => "ServiceInvalid",
     };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::upstream_tls::{UpstreamTls, upstream_tls};
 use crate::config::tcp::{TcpServersTransport, TcpService as TcpServiceConfig};
 
 /// Traefik's `dialTimeout` default.
@@ -19,9 +20,14 @@ pub enum TcpService {
 
 #[derive(Debug)]
 pub struct LoadBalancer {
-    servers: Vec<String>,
+    /// Addresses, with whether the server speaks TLS (`servers[].tls`).
+    servers: Vec<(String, bool)>,
     next: AtomicUsize,
     pub dial_timeout: Duration,
+    /// Built when a server speaks TLS, from the servers transport's `tls` block.
+    tls: Option<UpstreamTls>,
+    /// PROXY protocol version to send first, if any.
+    proxy_protocol: Option<u8>,
 }
 
 /// Children picked in proportion to their weights: position `n % total` falls in the child
@@ -34,11 +40,13 @@ pub struct Weighted {
     next: AtomicUsize,
 }
 
-/// Where to dial, and how long to wait for the connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where to dial, how long to wait for the connection, and whether to start TLS.
+#[derive(Debug, Clone)]
 pub struct Target {
     pub address: String,
     pub dial_timeout: Duration,
+    pub tls: Option<UpstreamTls>,
+    pub proxy_protocol: Option<u8>,
 }
 
 impl TcpService {
@@ -50,9 +58,12 @@ impl TcpService {
                     return None;
                 }
                 let n = lb.next.fetch_add(1, Ordering::Relaxed) % lb.servers.len();
+                let (address, tls) = &lb.servers[n];
                 Some(Target {
-                    address: lb.servers[n].clone(),
+                    address: address.clone(),
                     dial_timeout: lb.dial_timeout,
+                    tls: if *tls { lb.tls.clone() } else { None },
+                    proxy_protocol: lb.proxy_protocol,
                 })
             }
             TcpService::Weighted(weighted) => {
@@ -84,6 +95,10 @@ pub enum TcpServiceError {
     Recursion(String),
     #[error("serversTransport `{0}` does not exist")]
     TransportNotFound(String),
+    #[error("proxyProtocol version {0} does not exist (expected 1 or 2)")]
+    ProxyProtocolVersion(u8),
+    #[error("serversTransport tls: {0}")]
+    Tls(String),
     #[error("{0} is not supported for TCP servers yet")]
     Unsupported(&'static str),
     #[error("server address `{0}` is not host:port")]
@@ -173,17 +188,17 @@ impl Builder<'_> {
         &self,
         lb: &crate::config::tcp::TcpLoadBalancer,
     ) -> Result<Arc<TcpService>, TcpServiceError> {
-        if lb.proxy_protocol.is_some() {
-            return Err(TcpServiceError::Unsupported("proxyProtocol"));
-        }
+        // The deprecated service-level setting, unless the transport has its own.
+        let mut proxy_protocol = lb.proxy_protocol.as_ref().map(|p| p.version);
         let mut dial_timeout = DEFAULT_DIAL_TIMEOUT;
+        let mut transport_tls = None;
         if !lb.servers_transport.is_empty() {
             let transport = self
                 .transports
                 .get(&lb.servers_transport)
                 .ok_or_else(|| TcpServiceError::TransportNotFound(lb.servers_transport.clone()))?;
-            if transport.proxy_protocol.is_some() {
-                return Err(TcpServiceError::Unsupported("proxyProtocol"));
+            if let Some(protocol) = &transport.proxy_protocol {
+                proxy_protocol = Some(protocol.version);
             }
             // Zero or negative means "no limit" in Go; keep the default instead of waiting forever.
             if let Some(timeout) = transport
@@ -193,14 +208,17 @@ impl Builder<'_> {
             {
                 dial_timeout = timeout;
             }
+            transport_tls = transport.tls.as_ref();
         }
+        // An empty block means version 2, as in Traefik's CRD defaults.
+        let proxy_protocol = match proxy_protocol {
+            None => None,
+            Some(0 | 2) => Some(2),
+            Some(1) => Some(1),
+            Some(other) => return Err(TcpServiceError::ProxyProtocolVersion(other)),
+        };
         let mut servers = Vec::with_capacity(lb.servers.len());
         for server in &lb.servers {
-            if server.tls {
-                return Err(TcpServiceError::Unsupported(
-                    "TLS to servers (servers[].tls)",
-                ));
-            }
             let valid = server
                 .address
                 .rsplit_once(':')
@@ -208,12 +226,19 @@ impl Builder<'_> {
             if !valid {
                 return Err(TcpServiceError::BadAddress(server.address.clone()));
             }
-            servers.push(server.address.clone());
+            servers.push((server.address.clone(), server.tls));
         }
+        let tls = if lb.servers.iter().any(|server| server.tls) {
+            Some(upstream_tls(transport_tls)?)
+        } else {
+            None
+        };
         Ok(Arc::new(TcpService::LoadBalancer(LoadBalancer {
             servers,
             next: AtomicUsize::new(0),
             dial_timeout,
+            tls,
+            proxy_protocol,
         })))
     }
 }

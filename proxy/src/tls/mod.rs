@@ -18,7 +18,7 @@ mod client_auth;
 mod error;
 mod hello;
 mod options;
-mod pem;
+pub(crate) mod pem;
 mod sni;
 mod store;
 

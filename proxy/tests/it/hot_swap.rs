@@ -9,7 +9,11 @@ use crate::support::{EchoBackend, TestProxy, get, http1_client};
 fn config(iteration: usize, blue: &str, green: &str) -> String {
     // The served router stays; its backend alternates and an extra router comes and goes,
     // so every apply changes the table.
-    let backend = if iteration.is_multiple_of(2) { blue } else { green };
+    let backend = if iteration.is_multiple_of(2) {
+        blue
+    } else {
+        green
+    };
     format!(
         r#"
 http:

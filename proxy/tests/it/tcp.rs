@@ -391,3 +391,37 @@ tcp:
         Some(("secret".into(), "secret: now".into()))
     );
 }
+
+#[tokio::test]
+async fn servers_that_speak_tls_are_dialed_with_the_transport_settings() {
+    let backend_cert = self_signed("pg.example.test");
+    let backend = LineServer::start("pg-tls", Some(acceptor(&backend_cert))).await;
+    let other_cert = self_signed("pg.example.test");
+    let proxy = start_with_db().await;
+    let config = |ca: &str| {
+        let ca = serde_json::to_string(ca).expect("PEM as a YAML string");
+        format!(
+            r#"
+tcp:
+  routers:
+    pg: {{rule: "HostSNI(`*`)", service: pg, entryPoints: [db]}}
+  services:
+    pg: {{loadBalancer: {{servers: [{{address: "{}", tls: true}}], serversTransport: pg-tls}}}}
+  serversTransports:
+    pg-tls: {{tls: {{serverName: pg.example.test, rootCAs: [{ca}]}}}}
+"#,
+            backend.address()
+        )
+    };
+    apply(&proxy, &config(&backend_cert.pem_cert));
+    let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
+    assert_eq!(
+        talk(stream, "over tls").await,
+        Some(("pg-tls".into(), "pg-tls: over tls".into()))
+    );
+
+    // A server whose certificate the transport does not trust gets no bytes.
+    apply(&proxy, &config(&other_cert.pem_cert));
+    let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
+    assert_eq!(talk(stream, "over tls").await, None);
+}
