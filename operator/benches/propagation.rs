@@ -13,7 +13,6 @@
 //! end-to-end tests cover it functionally.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::api::DynamicObject;
@@ -44,7 +43,11 @@ fn settings() -> Settings {
         memory: vec![1000, 10_000],
     };
     let args: Vec<String> = std::env::args().collect();
-    let list = |text: &str| -> Vec<usize> { text.split(',').filter_map(|n| n.trim().parse().ok()).collect() };
+    let list = |text: &str| -> Vec<usize> {
+        text.split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect()
+    };
     for pair in args.windows(2) {
         match pair[0].as_str() {
             "--samples" => settings.samples = pair[1].parse().unwrap_or(settings.samples),
@@ -65,19 +68,23 @@ fn backend_objects(port: u16) -> Vec<DynamicObject> {
         object(json!({"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "backend", "namespace": "bench"},
             "spec": {"ports": [{"name": "http", "port": 80}]}})),
-        object(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        object(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": "backend-1", "namespace": "bench",
                 "labels": {"kubernetes.io/service-name": "backend"}},
             "addressType": "IPv4", "ports": [{"name": "http", "port": port}],
-            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}]})),
+            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}]}),
+        ),
     ]
 }
 
 fn route(name: &str) -> DynamicObject {
-    object(json!({"apiVersion": "mesh.io/v1alpha1", "kind": "IngressRoute",
+    object(
+        json!({"apiVersion": "mesh.io/v1alpha1", "kind": "IngressRoute",
         "metadata": {"name": name, "namespace": "bench", "generation": 1},
         "spec": {"entryPoints": ["web"], "routes": [{"match": format!("Host(`{name}.bench`)"),
-            "kind": "Rule", "services": [{"name": "backend", "port": 80}]}]}}))
+            "kind": "Rule", "services": [{"name": "backend", "port": 80}]}]}}),
+    )
 }
 
 /// A minimal keep-alive HTTP/1.1 server answering 200 to everything.
@@ -90,7 +97,9 @@ async fn backend() -> std::io::Result<u16> {
                 let mut buffer = vec![0u8; 4096];
                 let mut pending = Vec::new();
                 loop {
-                    let Ok(read) = stream.read(&mut buffer).await else { return };
+                    let Ok(read) = stream.read(&mut buffer).await else {
+                        return;
+                    };
                     if read == 0 {
                         return;
                     }
@@ -111,7 +120,9 @@ async fn backend() -> std::io::Result<u16> {
 
 /// The status code of `GET /` with `host`, or 0 when nothing answered.
 async fn status_of(web: SocketAddr, host: &str) -> u16 {
-    let Ok(mut stream) = TcpStream::connect(web).await else { return 0 };
+    let Ok(mut stream) = TcpStream::connect(web).await else {
+        return 0;
+    };
     let request = format!("GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).await.is_err() {
         return 0;
@@ -120,7 +131,10 @@ async fn status_of(web: SocketAddr, host: &str) -> u16 {
     if stream.read_exact(&mut head).await.is_err() {
         return 0;
     }
-    std::str::from_utf8(&head[9..12]).ok().and_then(|code| code.parse().ok()).unwrap_or(0)
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
 }
 
 fn rss_mib() -> f64 {
@@ -128,7 +142,13 @@ fn rss_mib() -> f64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
@@ -164,9 +184,15 @@ impl Drop for Bench {
 
 async fn start(backend_port: u16) -> anyhow::Result<Bench> {
     let board = StatusBoard::new();
-    let entrypoints = vec![("web".to_owned(), EntryPoint::parse_named("web=127.0.0.1:0")?.1)];
-    let (data_plane, running) = dataplane::start(&entrypoints, "127.0.0.1:0".parse()?, board.clone()).await?;
-    let web = running.entry_point("web").ok_or_else(|| anyhow::anyhow!("no web entry point"))?;
+    let entrypoints = vec![(
+        "web".to_owned(),
+        EntryPoint::parse_named("web=127.0.0.1:0")?.1,
+    )];
+    let (data_plane, running) =
+        dataplane::start(&entrypoints, "127.0.0.1:0".parse()?, board.clone()).await?;
+    let web = running
+        .entry_point("web")
+        .ok_or_else(|| anyhow::anyhow!("no web entry point"))?;
     let world = World::new();
     world.replace_source(SOURCE, backend_objects(backend_port));
     let (batches, _) = watch::channel(StatusBatch::default());
@@ -181,7 +207,14 @@ async fn start(backend_port: u16) -> anyhow::Result<Bench> {
         rebuilds,
     };
     let pipeline = tokio::spawn(pipeline.run());
-    Ok(Bench { world, board, web, rebuilds: rebuilds_rx, pipeline, running: Some(running) })
+    Ok(Bench {
+        world,
+        board,
+        web,
+        rebuilds: rebuilds_rx,
+        pipeline,
+        running: Some(running),
+    })
 }
 
 impl Bench {
@@ -189,19 +222,27 @@ impl Bench {
     async fn load(&mut self, prefix: &str, from: usize, to: usize) -> anyhow::Result<Duration> {
         let started = Instant::now();
         for index in from..to {
-            self.world.upsert(SOURCE, route(&format!("{prefix}{index}")));
+            self.world
+                .upsert(SOURCE, route(&format!("{prefix}{index}")));
         }
         let target = self.world.version();
-        self.rebuilds.wait_for(|rebuild| rebuild.world_version >= target).await?;
+        self.rebuilds
+            .wait_for(|rebuild| rebuild.world_version >= target)
+            .await?;
         Ok(started.elapsed())
     }
 
     fn ready(&self, name: &str) -> bool {
-        let object = ObjectRef { kind: ObjectKind::IngressRoute, namespace: "bench".into(), name: name.into() };
+        let object = ObjectRef {
+            kind: ObjectKind::IngressRoute,
+            namespace: "bench".into(),
+            name: name.into(),
+        };
         self.board.status_of(&object).is_some_and(|status| {
-            status["conditions"]
-                .as_array()
-                .is_some_and(|all| all.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            status["conditions"].as_array().is_some_and(|all| {
+                all.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
         })
     }
 
@@ -218,7 +259,10 @@ impl Bench {
             if published.is_none() && self.ready(name) {
                 published = Some(started.elapsed());
             }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "{name} never propagated");
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "{name} never propagated"
+            );
             tokio::task::yield_now().await;
         }
         Ok((routed.unwrap_or_default(), published.unwrap_or_default()))
@@ -255,7 +299,10 @@ async fn propagation(routes: usize, samples: usize, backend_port: u16) -> anyhow
 async fn memory(counts: &[usize], backend_port: u16) -> anyhow::Result<()> {
     let idle = rss_mib();
     let mut bench = start(backend_port).await?;
-    println!("memory: process RSS {idle:.1} MiB before starting, {:.1} MiB with the proxy idle", rss_mib());
+    println!(
+        "memory: process RSS {idle:.1} MiB before starting, {:.1} MiB with the proxy idle",
+        rss_mib()
+    );
     let mut loaded = 0;
     for &count in counts {
         let took = bench.load("m", loaded, count).await?;
@@ -268,15 +315,24 @@ async fn memory(counts: &[usize], backend_port: u16) -> anyhow::Result<()> {
             millis(took)
         );
         let probe = format!("m{}", count - 1);
-        anyhow::ensure!(status_of(bench.web, &format!("{probe}.bench")).await == 200, "{probe} not served");
-        println!("memory: {count:>6} IngressRoutes served -> RSS {:.1} MiB", rss_mib());
+        anyhow::ensure!(
+            status_of(bench.web, &format!("{probe}.bench")).await == 200,
+            "{probe} not served"
+        );
+        println!(
+            "memory: {count:>6} IngressRoutes served -> RSS {:.1} MiB",
+            rss_mib()
+        );
     }
     Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
     let settings = settings();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let backend_port = backend().await?;
         // Memory first, while the process holds nothing else.

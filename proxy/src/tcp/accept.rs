@@ -12,12 +12,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::build::{RouteTls, TcpRoute};
 use super::middleware::admit;
+use super::proxy_protocol;
 use crate::runtime::Generation;
 use crate::tls::{AcceptedConnection, Rewind, TLS_HANDSHAKE_RECORD, read_client_hello};
 
@@ -36,6 +37,10 @@ pub async fn accept(
     client_addr: SocketAddr,
 ) -> Option<AcceptedConnection> {
     let ip = client_addr.ip();
+    let peers = Peers {
+        client: client_addr,
+        local: stream.local_addr().ok(),
+    };
     let tcp = generation.tcp.entry_point(slot);
     let has_https_routers = generation
         .tables
@@ -46,7 +51,7 @@ pub async fn accept(
         && !has_https_routers
         && let Some(route) = tcp.plain.lookup(None, &[], ip)
     {
-        spawn_forward(stream, Arc::clone(route), client_addr);
+        spawn_forward(stream, Arc::clone(route), peers);
         return None;
     }
 
@@ -65,7 +70,7 @@ pub async fn accept(
     }
     if first[0] != TLS_HANDSHAKE_RECORD {
         if let Some(route) = tcp.and_then(|tcp| tcp.plain.lookup(None, &[], ip)) {
-            spawn_forward(stream, Arc::clone(route), client_addr);
+            spawn_forward(stream, Arc::clone(route), peers);
             return None;
         }
         return Some(AcceptedConnection::plain(stream));
@@ -95,7 +100,7 @@ pub async fn accept(
                             let handshake =
                                 TlsAcceptor::from(config).accept(Rewind::new(raw, stream));
                             match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                                Ok(Ok(tls)) => forward(tls, &route, client_addr).await,
+                                Ok(Ok(tls)) => forward(tls, &route, peers).await,
                                 Ok(Err(err)) => {
                                     tracing::debug!(client = %client_addr, error = %err, "TLS handshake refused")
                                 }
@@ -110,7 +115,7 @@ pub async fn accept(
                     }
                 },
                 RouteTls::Passthrough | RouteTls::Plain => {
-                    spawn_forward(Rewind::new(raw, stream), route, client_addr);
+                    spawn_forward(Rewind::new(raw, stream), route, peers);
                 }
             }
             return None;
@@ -135,20 +140,28 @@ pub async fn accept(
     }
 }
 
-fn spawn_forward<C>(client: C, route: Arc<TcpRoute>, client_addr: SocketAddr)
+/// The two ends of a client connection: what a PROXY protocol header tells the server.
+#[derive(Debug, Clone, Copy)]
+struct Peers {
+    client: SocketAddr,
+    local: Option<SocketAddr>,
+}
+
+fn spawn_forward<C>(client: C, route: Arc<TcpRoute>, peers: Peers)
 where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    tokio::spawn(async move { forward(client, &route, client_addr).await });
+    tokio::spawn(async move { forward(client, &route, peers).await });
 }
 
 /// Runs the router's middlewares, dials a server of its service and copies bytes both ways
 /// until both sides are done. A refused or failed connection is simply closed, as TCP has no
 /// way to say why.
-async fn forward<C>(mut client: C, route: &TcpRoute, client_addr: SocketAddr)
+async fn forward<C>(mut client: C, route: &TcpRoute, peers: Peers)
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
+    let client_addr = peers.client;
     let _slots = match admit(&route.middlewares, client_addr.ip()) {
         Ok(slots) => slots,
         Err(reason) => {
@@ -177,6 +190,13 @@ where
         }
     };
     let _ = server.set_nodelay(true);
+    if let Some(version) = target.proxy_protocol {
+        let header = proxy_protocol::header(version, peers.client, peers.local);
+        if let Err(err) = server.write_all(&header).await {
+            tracing::warn!(router = %route.name, server = %target.address, error = %err, "cannot send the PROXY header");
+            return;
+        }
+    }
     let copied = match &target.tls {
         None => tokio::io::copy_bidirectional(&mut client, &mut server).await,
         Some(tls) => {

@@ -3,15 +3,19 @@
 use std::net::{IpAddr, SocketAddr};
 
 /// Version 2's fixed signature.
-const V2_SIGNATURE: [u8; 12] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
+const V2_SIGNATURE: [u8; 12] = [
+    0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+];
 
 /// The header for a connection from `client` to the proxy's `local` address. Addresses of
 /// different families (or an unknown local address) are sent as "unknown", as the spec asks.
 pub fn header(version: u8, client: SocketAddr, local: Option<SocketAddr>) -> Vec<u8> {
     let pair = local.and_then(|local| {
         let (source, destination) = (client.ip().to_canonical(), local.ip().to_canonical());
-        (source.is_ipv4() == destination.is_ipv4())
-            .then_some((SocketAddr::new(source, client.port()), SocketAddr::new(destination, local.port())))
+        (source.is_ipv4() == destination.is_ipv4()).then_some((
+            SocketAddr::new(source, client.port()),
+            SocketAddr::new(destination, local.port()),
+        ))
     });
     match version {
         1 => v1(pair),
@@ -74,7 +78,10 @@ mod tests {
         assert_eq!(header, b"PROXY TCP4 192.0.2.10 127.0.0.1 51000 8000\r\n");
         let header = super::header(1, addr("[2001:db8::1]:4000"), Some(addr("[::1]:443")));
         assert_eq!(header, b"PROXY TCP6 2001:db8::1 ::1 4000 443\r\n");
-        assert_eq!(super::header(1, addr("192.0.2.10:1"), None), b"PROXY UNKNOWN\r\n");
+        assert_eq!(
+            super::header(1, addr("192.0.2.10:1"), None),
+            b"PROXY UNKNOWN\r\n"
+        );
         let mapped = super::header(1, addr("[::ffff:192.0.2.10]:1"), Some(addr("127.0.0.1:2")));
         assert_eq!(mapped, b"PROXY TCP4 192.0.2.10 127.0.0.1 1 2\r\n");
     }
@@ -88,7 +95,10 @@ mod tests {
         expected.extend_from_slice(&8000u16.to_be_bytes());
         assert_eq!(header, expected);
         let v6 = super::header(2, addr("[::1]:1"), Some(addr("[::1]:2")));
-        assert_eq!((v6[13], u16::from_be_bytes([v6[14], v6[15]]), v6.len()), (0x21, 36, 16 + 36));
+        assert_eq!(
+            (v6[13], u16::from_be_bytes([v6[14], v6[15]]), v6.len()),
+            (0x21, 36, 16 + 36)
+        );
         let unknown = super::header(2, addr("[::1]:1"), Some(addr("127.0.0.1:2")));
         assert_eq!(&unknown[12..], &[0x20, 0x00, 0x00, 0x00]);
     }

@@ -4,14 +4,14 @@
 //! Everything is compiled at apply time into a [`TlsGeneration`] that lives in the config
 //! generation, so certificates and options are swapped atomically with the routers:
 //!
-//! - [`store`]: the certificate store (exact names, wildcards, the default certificate, or a
+//! - `store`: the certificate store (exact names, wildcards, the default certificate, or a
 //!   generated "MESH DEFAULT CERT" when none is configured).
-//! - [`options`]: one rustls `ServerConfig` per `tls.options.<name>` (versions, cipher
-//!   suites, curves, ALPN, sniStrict, session tickets) and [`client_auth`] for `clientAuth`.
-//! - [`sni`]: per entry point, which option a server name gets (reference §7.2: every TLS
+//! - `options`: one rustls `ServerConfig` per `tls.options.<name>` (versions, cipher
+//!   suites, curves, ALPN, sniStrict, session tickets) and `client_auth` for `clientAuth`.
+//! - `sni`: per entry point, which option a server name gets (reference §7.2: every TLS
 //!   router contributes `host -> option`; conflicting hosts fall back to `default`).
-//! - [`accept`]: the handshake of a connection to HTTPS routers, with the option its SNI
-//!   picked; [`hello`] reads the ClientHello without consuming it, so the bytes can still be
+//! - `accept`: the handshake of a connection to HTTPS routers, with the option its SNI
+//!   picked; `hello` reads the ClientHello without consuming it, so the bytes can still be
 //!   replayed (to the handshake, or untouched to a TCP passthrough server).
 mod accept;
 mod client_auth;

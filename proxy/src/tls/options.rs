@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn alpn_defaults_and_overrides() {
-        let store = Arc::new(CertificateStore::build(&Default::default()));
+        let store = Arc::new(CertificateStore::build(&Default::default(), None));
         let config = server_config(&TlsOptions::default(), Arc::clone(&store)).unwrap();
         assert_eq!(
             config.alpn_protocols,

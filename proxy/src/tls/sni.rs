@@ -84,7 +84,7 @@ impl TlsBuilder {
             previous.filter(|p| p.certificates == tls.certificates && p.stores == tls.stores);
         let store = match reusable {
             Some(previous) => Arc::clone(&previous.store),
-            None => Arc::new(CertificateStore::build(tls)),
+            None => Arc::new(CertificateStore::build(tls, previous.map(|p| &*p.store))),
         };
         let mut sources = tls.options.clone();
         sources.entry(DEFAULT_OPTION.to_owned()).or_default();

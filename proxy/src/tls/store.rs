@@ -30,7 +30,13 @@ pub struct CertificateStore {
     default: Option<Arc<CertifiedKey>>,
     default_is_generated: bool,
     problems: Vec<String>,
+    /// Every key pair loaded, by its PEM sources: the next build reuses them instead of
+    /// parsing again, so changing one certificate among thousands costs one parse.
+    loaded: HashMap<PemSources, Arc<CertifiedKey>>,
 }
+
+/// `(certFile, keyFile)` as configured.
+type PemSources = (String, String);
 
 impl std::fmt::Debug for CertificateStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,8 +50,9 @@ impl std::fmt::Debug for CertificateStore {
 
 impl CertificateStore {
     /// Loads the certificates of the `default` store. A certificate that cannot be loaded is
-    /// left out and recorded in [`problems`](Self::problems); the others are served.
-    pub fn build(tls: &TlsConfig) -> CertificateStore {
+    /// left out and recorded in [`problems`](Self::problems); the others are served. Key
+    /// pairs `previous` already loaded are reused.
+    pub fn build(tls: &TlsConfig, previous: Option<&CertificateStore>) -> CertificateStore {
         let provider = rustls::crypto::ring::default_provider();
         let mut store = CertificateStore {
             exact: HashMap::new(),
@@ -53,6 +60,17 @@ impl CertificateStore {
             default: None,
             default_is_generated: false,
             problems: Vec::new(),
+            loaded: HashMap::new(),
+        };
+        let load = |pair: &CertificatePair, store: &mut CertificateStore| {
+            let sources = (pair.cert_file.clone(), pair.key_file.clone());
+            if let Some(key) = previous.and_then(|previous| previous.loaded.get(&sources)) {
+                store.loaded.insert(sources, Arc::clone(key));
+                return Ok(Arc::clone(key));
+            }
+            let key = Arc::new(load_pair(pair, &provider)?);
+            store.loaded.insert(sources, Arc::clone(&key));
+            Ok::<_, TlsError>(key)
         };
         for (position, certificate) in tls.certificates.iter().enumerate() {
             let in_default_store = certificate.stores.is_empty()
@@ -63,8 +81,8 @@ impl CertificateStore {
             if !in_default_store {
                 continue;
             }
-            match load_pair(&certificate.pair, &provider) {
-                Ok(key) => store.insert(Arc::new(key)),
+            match load(&certificate.pair, &mut store) {
+                Ok(key) => store.insert(key),
                 Err(err) => {
                     tracing::warn!(certificate = position, error = %err, "certificate skipped");
                     store
@@ -78,8 +96,8 @@ impl CertificateStore {
             .get(DEFAULT_STORE)
             .and_then(|store| store.default_certificate.as_ref());
         if let Some(pair) = configured_default {
-            match load_pair(pair, &provider) {
-                Ok(key) => store.default = Some(Arc::new(key)),
+            match load(pair, &mut store) {
+                Ok(key) => store.default = Some(key),
                 Err(err) => {
                     tracing::warn!(error = %err, "default certificate skipped, serving the generated one");
                     store
@@ -280,7 +298,7 @@ mod tests {
             ],
             ..TlsConfig::default()
         };
-        let store = CertificateStore::build(&tls);
+        let store = CertificateStore::build(&tls, None);
         assert_eq!(store.names(), vec!["*.example.com", "api.example.com"]);
         let api = store.find("API.example.com.").unwrap();
         let web = store.find("web.example.com").unwrap();
@@ -295,12 +313,39 @@ mod tests {
     }
 
     #[test]
+    fn unchanged_key_pairs_are_not_parsed_again() {
+        let kept = certificate(&["kept.example.com"], &[]);
+        let first = CertificateStore::build(
+            &TlsConfig {
+                certificates: vec![kept.clone()],
+                ..TlsConfig::default()
+            },
+            None,
+        );
+        let tls = TlsConfig {
+            certificates: vec![kept, certificate(&["new.example.com"], &[])],
+            ..TlsConfig::default()
+        };
+        let second = CertificateStore::build(&tls, Some(&first));
+        assert!(same(
+            first.find("kept.example.com").unwrap(),
+            second.find("kept.example.com").unwrap()
+        ));
+        assert!(second.find("new.example.com").is_some());
+        let third = CertificateStore::build(&TlsConfig::default(), Some(&second));
+        assert!(
+            third.find("kept.example.com").is_none(),
+            "removed certificates are gone"
+        );
+    }
+
+    #[test]
     fn certificates_of_other_stores_are_not_served() {
         let tls = TlsConfig {
             certificates: vec![certificate(&["other.example.com"], &["secondary"])],
             ..TlsConfig::default()
         };
-        let store = CertificateStore::build(&tls);
+        let store = CertificateStore::build(&tls, None);
         assert!(store.find("other.example.com").is_none());
     }
 
@@ -312,7 +357,7 @@ mod tests {
             certificates: vec![broken, certificate(&["good.example.com"], &[])],
             ..TlsConfig::default()
         };
-        let store = CertificateStore::build(&tls);
+        let store = CertificateStore::build(&tls, None);
         assert!(store.find("good.example.com").is_some());
         assert!(store.find("broken.example.com").is_none());
         assert_eq!(store.problems().len(), 1);
@@ -325,9 +370,9 @@ mod tests {
 
     #[test]
     fn the_default_store_certificate_replaces_the_generated_one() {
-        let generated = CertificateStore::build(&TlsConfig::default());
+        let generated = CertificateStore::build(&TlsConfig::default(), None);
         assert!(generated.default_is_generated());
-        let again = CertificateStore::build(&TlsConfig::default());
+        let again = CertificateStore::build(&TlsConfig::default(), None);
         assert!(
             same(
                 generated.default_certificate().unwrap(),
@@ -344,7 +389,7 @@ mod tests {
                 ..TlsStore::default()
             },
         );
-        let configured = CertificateStore::build(&tls);
+        let configured = CertificateStore::build(&tls, None);
         assert!(!configured.default_is_generated());
         assert!(!same(
             configured.default_certificate().unwrap(),
@@ -365,7 +410,7 @@ mod tests {
                 ..TlsStore::default()
             },
         );
-        let store = CertificateStore::build(&tls);
+        let store = CertificateStore::build(&tls, None);
         assert!(store.default_is_generated());
         assert!(
             store.problems()[0].contains("/nonexistent/cert.pem"),

@@ -425,3 +425,52 @@ tcp:
     let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
     assert_eq!(talk(stream, "over tls").await, None);
 }
+
+#[tokio::test]
+async fn servers_asking_for_the_proxy_protocol_learn_the_client_address() {
+    // This server answers with the first line it receives: the PROXY header.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let backend = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut stream = BufReader::new(stream);
+        let mut line = String::new();
+        stream.read_line(&mut line).await.expect("header line");
+        stream
+            .get_mut()
+            .write_all(line.as_bytes())
+            .await
+            .expect("answer");
+    });
+    let proxy = start_with_db().await;
+    apply(
+        &proxy,
+        &format!(
+            r#"
+tcp:
+  routers:
+    legacy: {{rule: "HostSNI(`*`)", service: legacy, entryPoints: [db]}}
+  services:
+    legacy: {{loadBalancer: {{servers: [{{address: "{backend}"}}], serversTransport: with-proxy}}}}
+  serversTransports:
+    with-proxy: {{proxyProtocol: {{version: 1}}}}
+"#
+        ),
+    );
+    let stream = TcpStream::connect(db(&proxy)).await.expect("connect");
+    let client_port = stream.local_addr().expect("client address").port();
+    let mut stream = BufReader::new(stream);
+    let mut header = String::new();
+    stream
+        .read_line(&mut header)
+        .await
+        .expect("the header comes back");
+    assert_eq!(
+        header,
+        format!(
+            "PROXY TCP4 127.0.0.1 127.0.0.1 {client_port} {}\r\n",
+            db(&proxy).port()
+        )
+    );
+    server.await.expect("backend task");
+}

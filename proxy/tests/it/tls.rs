@@ -648,3 +648,33 @@ async fn an_applied_certificate_replaces_the_old_one_for_new_handshakes() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn requests_over_tls_are_marked_https_for_the_backend() {
+    let backend = crate::support::serve_backend(|req: Request<hyper::body::Incoming>| async move {
+        let proto = req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("none")
+            .to_owned();
+        Ok::<_, std::convert::Infallible>(http::Response::new(mesh_proxy::body::full(proto)))
+    })
+    .await;
+    let proxy = TestProxy::start().await;
+    let ca = Authority::new();
+    let mut config = routers_yaml(
+        &backend,
+        "    secure:\n      rule: Host(`proto.example.test`)\n      service: app\n      tls: {}\n    plain:\n      rule: Host(`proto.example.test`)\n      service: app",
+    );
+    add_certificate(&mut config, &ca.issue(&["proto.example.test"]));
+    proxy.proxy.apply(config);
+
+    let host = "proto.example.test";
+    let (_, body) = fetch(&proxy, host, host, client_config(ClientOptions::default()))
+        .await
+        .expect("HTTPS request");
+    assert_eq!(body, "https");
+    let answer = get(&http1_client(), proxy.web(), host, "/").await;
+    assert_eq!(answer.body, "http");
+}

@@ -121,9 +121,7 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
     .await?;
     apply_yaml(
         &client,
-        &format!(
-            "apiVersion: v1\nkind: Service\nmetadata: {{name: external}}\nspec: {{type: ExternalName, externalName: backend.example.test, ports: [{{port: 80}}]}}\n"
-        ),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: external}\nspec: {type: ExternalName, externalName: backend.example.test, ports: [{port: 80}]}\n",
         &ns,
     )
     .await?;
