@@ -41,12 +41,21 @@ pub fn next_status(
     current: &CurrentStatus,
     now: &Time,
 ) -> Option<Value> {
-    let conditions = merge_conditions(desired.to_conditions(now), &current.conditions);
+    let mut conditions = merge_conditions(desired.to_conditions(now), &current.conditions);
     let routes = if has_routes {
         desired.to_route_statuses()
     } else {
         Vec::new()
     };
+    // `Programmed` names the config generation that first served the object as it is.
+    // Every rebuild makes a new generation; rewriting every object's status for that
+    // alone would cost one write per object per change anywhere in the cluster.
+    if current.observed_generation == desired.observed_generation
+        && current.routes == routes
+        && equal_but_programmed_message(&current.conditions, &conditions)
+    {
+        keep_programmed_message(&mut conditions, &current.conditions);
+    }
     let unchanged = current.observed_generation == desired.observed_generation
         && conditions_equal_ignoring_time(&current.conditions, &conditions)
         && current.routes == routes;
@@ -66,6 +75,38 @@ pub fn next_status(
         })
     };
     value.ok()
+}
+
+fn without_programmed_message(conditions: &[Condition]) -> Vec<Condition> {
+    conditions
+        .iter()
+        .cloned()
+        .map(|mut condition| {
+            if condition.type_ == ConditionType::Programmed.as_str() {
+                condition.message.clear();
+            }
+            condition
+        })
+        .collect()
+}
+
+fn equal_but_programmed_message(a: &[Condition], b: &[Condition]) -> bool {
+    conditions_equal_ignoring_time(
+        &without_programmed_message(a),
+        &without_programmed_message(b),
+    )
+}
+
+fn keep_programmed_message(conditions: &mut [Condition], current: &[Condition]) {
+    let Some(previous) = find_condition(current, ConditionType::Programmed) else {
+        return;
+    };
+    if let Some(programmed) = conditions
+        .iter_mut()
+        .find(|condition| condition.type_ == previous.type_)
+    {
+        programmed.message = previous.message.clone();
+    }
 }
 
 /// Keeps the previous `lastTransitionTime` of every condition whose status did not flip.
@@ -178,6 +219,40 @@ mod tests {
         );
         assert_eq!(second.observed_generation, Some(2));
         assert!(!second.routes[0].ready);
+    }
+
+    fn programmed(status: &mut ObjectStatus, generation: u64) {
+        status
+            .conditions
+            .retain(|c| c.type_ != ConditionType::Programmed);
+        status.conditions.push(ConditionState::new(
+            ConditionType::Programmed,
+            ConditionStatus::True,
+            Reason::Programmed,
+            format!("config generation {generation}"),
+        ));
+    }
+
+    #[test]
+    fn a_new_config_generation_alone_rewrites_nothing() {
+        let mut status = desired(true, 1);
+        programmed(&mut status, 7);
+        let first = written(&status, &CurrentStatus::default(), 100).unwrap();
+        programmed(&mut status, 8);
+        assert_eq!(
+            written(&status, &first, 200),
+            None,
+            "only the proxy generation moved"
+        );
+
+        // A real change takes the new generation along.
+        let mut broken = desired(false, 1);
+        programmed(&mut broken, 9);
+        let second = written(&broken, &first, 300).unwrap();
+        let message = &find_condition(&second.conditions, ConditionType::Programmed)
+            .unwrap()
+            .message;
+        assert_eq!(message, "config generation 9");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Connections to servers: one pooled hyper client per servers transport (TLS through
 //! rustls, h2c, timeouts), and the request rewriting a reverse proxy owes the server.
 mod headers;
+mod pool;
 mod target;
 mod tls;
 mod upgrade;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
@@ -21,6 +23,7 @@ use crate::body::{self, Body};
 use crate::config::transport::{ForwardingTimeouts, ServersTransport};
 use crate::service::RequestContext;
 
+pub use pool::{Http1Error, Http1Pool, PoolSettings};
 pub use target::{Scheme, ServerTarget, TargetError};
 
 /// Idle connections kept per server when the transport does not say (Traefik's default).
@@ -64,6 +67,12 @@ pub enum UpstreamError {
         #[source]
         source: hyper_util::client::legacy::Error,
     },
+    #[error("{server}: {source}")]
+    Http1 {
+        server: String,
+        #[source]
+        source: Http1Error,
+    },
 }
 
 impl UpstreamError {
@@ -71,9 +80,9 @@ impl UpstreamError {
     pub fn status(&self) -> StatusCode {
         match self {
             UpstreamError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            UpstreamError::Connect { .. } | UpstreamError::Exchange { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
+            UpstreamError::Connect { .. }
+            | UpstreamError::Exchange { .. }
+            | UpstreamError::Http1 { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 }
@@ -85,6 +94,8 @@ pub struct Transport {
     client: Client<HttpsConnector<HttpConnector>, Body>,
     /// `h2c://` servers: HTTP/2 with prior knowledge over plain TCP.
     h2c: Client<HttpConnector, Body>,
+    /// `http://` servers, except protocol upgrades: kept-alive HTTP/1.1 connections.
+    http1: Arc<Http1Pool>,
     response_header_timeout: Option<Duration>,
 }
 
@@ -164,10 +175,16 @@ impl Transport {
         }
         let client = builder.build(connector);
         let h2c = builder.http2_only(true).build(tcp);
+        let http1 = Http1Pool::new(PoolSettings {
+            max_idle_per_server: max_idle,
+            idle_timeout: idle,
+            dial_timeout: dial,
+        });
         Ok(Transport {
             config: config.clone(),
             client,
             h2c,
+            http1,
             response_header_timeout,
         })
     }
@@ -221,8 +238,26 @@ impl Transport {
             }
         }
         let default_path = PathAndQuery::from_static("/");
-        parts.uri = target.uri_for(parts.uri.path_and_query().unwrap_or(&default_path));
+        let path = parts.uri.path_and_query().unwrap_or(&default_path);
         parts.version = Version::HTTP_11;
+
+        if target.scheme() == Scheme::Http && !is_upgrade {
+            parts.uri = target.origin_form(path);
+            let sending = self.http1.send(target, Request::from_parts(parts, body));
+            let result = match self.response_header_timeout {
+                Some(limit) => tokio::time::timeout(limit, sending).await.map_err(|_| {
+                    UpstreamError::Timeout {
+                        server: target.url().to_owned(),
+                    }
+                })?,
+                None => sending.await,
+            };
+            let mut response = result.map_err(|source| classify_http1(source, target))?;
+            headers::remove_hop_by_hop(response.headers_mut(), false);
+            return Ok(response);
+        }
+
+        parts.uri = target.uri_for(path);
         let request = Request::from_parts(parts, body);
 
         let sending = match target.scheme() {
@@ -263,6 +298,21 @@ fn classify(source: hyper_util::client::legacy::Error, target: &ServerTarget) ->
         UpstreamError::Connect { server, source }
     } else {
         UpstreamError::Exchange { server, source }
+    }
+}
+
+/// A dial that ran out of time is a timeout (504), as with the other clients.
+fn classify_http1(source: Http1Error, target: &ServerTarget) -> UpstreamError {
+    let server = target.url().to_owned();
+    let timed_out = match &source {
+        Http1Error::DialTimeout => true,
+        Http1Error::Connect(io) => io.kind() == std::io::ErrorKind::TimedOut,
+        Http1Error::Handshake(_) | Http1Error::Exchange(_) => false,
+    };
+    if timed_out {
+        UpstreamError::Timeout { server }
+    } else {
+        UpstreamError::Http1 { server, source }
     }
 }
 

@@ -1,4 +1,5 @@
 //! A server URL, parsed once at apply time so the request path only clones cheap parts.
+use http::HeaderValue;
 use http::uri::{Authority, PathAndQuery, Scheme as UriScheme, Uri};
 
 /// How the proxy speaks to a server.
@@ -27,6 +28,9 @@ pub struct ServerTarget {
     authority: Authority,
     /// The URL's path, prefixed to request paths when `preservePath` is set.
     base_path: Option<String>,
+    /// The `Host` a request gets when the client's is not passed on: the authority without
+    /// the scheme's default port, as HTTP clients write it.
+    host_header: HeaderValue,
 }
 
 impl ServerTarget {
@@ -53,12 +57,22 @@ impl ServerTarget {
         let base_path = Some(uri.path().trim_end_matches('/'))
             .filter(|path| preserve_path && !path.is_empty())
             .map(str::to_owned);
+        let default_port = match scheme {
+            Scheme::Https => 443,
+            Scheme::Http | Scheme::H2c => 80,
+        };
+        let host = match authority.port_u16() {
+            Some(port) if port != default_port => authority.as_str(),
+            _ => authority.host(),
+        };
+        let host_header = HeaderValue::from_str(host).map_err(|_| invalid())?;
         Ok(ServerTarget {
             url: url.to_owned(),
             scheme,
             uri_scheme,
             authority,
             base_path,
+            host_header,
         })
     }
 
@@ -74,15 +88,31 @@ impl ServerTarget {
         &self.authority
     }
 
-    /// The absolute URI of a request for `path_and_query` on this server.
-    pub fn uri_for(&self, path_and_query: &PathAndQuery) -> Uri {
-        let path_and_query = match &self.base_path {
+    pub fn host_header(&self) -> &HeaderValue {
+        &self.host_header
+    }
+
+    /// The path a request for `path_and_query` asks of this server (the `preservePath`
+    /// prefix added).
+    fn server_path(&self, path_and_query: &PathAndQuery) -> PathAndQuery {
+        match &self.base_path {
             None => path_and_query.clone(),
             Some(base) => {
                 let joined = format!("{base}{}", path_and_query.as_str());
                 joined.parse().unwrap_or_else(|_| path_and_query.clone())
             }
-        };
+        }
+    }
+
+    /// The origin-form URI (path and query only) of a request sent on a connection already
+    /// open to this server.
+    pub fn origin_form(&self, path_and_query: &PathAndQuery) -> Uri {
+        Uri::from(self.server_path(path_and_query))
+    }
+
+    /// The absolute URI of a request for `path_and_query` on this server.
+    pub fn uri_for(&self, path_and_query: &PathAndQuery) -> Uri {
+        let path_and_query = self.server_path(path_and_query);
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.uri_scheme.clone());
         parts.authority = Some(self.authority.clone());
@@ -107,6 +137,28 @@ mod tests {
         let h2c = ServerTarget::parse("h2c://[::1]:9000", false).expect("valid");
         assert_eq!(h2c.scheme(), Scheme::H2c);
         assert_eq!(h2c.uri_for(&pq("/")), "http://[::1]:9000/");
+    }
+
+    #[test]
+    fn origin_form_keeps_only_the_path_and_the_preserved_prefix() {
+        let plain = ServerTarget::parse("http://10.0.0.1:8080/base", false).expect("valid");
+        assert_eq!(plain.origin_form(&pq("/a?b=1")), "/a?b=1");
+        let kept = ServerTarget::parse("http://10.0.0.1:8080/base/", true).expect("valid");
+        assert_eq!(kept.origin_form(&pq("/a?b=1")), "/base/a?b=1");
+    }
+
+    #[test]
+    fn host_header_drops_only_the_default_port() {
+        let host = |url| {
+            let target = ServerTarget::parse(url, false).expect("valid");
+            target.host_header().to_str().expect("ascii").to_owned()
+        };
+        assert_eq!(host("http://10.0.0.1:8080"), "10.0.0.1:8080");
+        assert_eq!(host("http://api:80/x"), "api");
+        assert_eq!(host("http://api"), "api");
+        assert_eq!(host("https://api:443"), "api");
+        assert_eq!(host("https://api:80"), "api:80");
+        assert_eq!(host("h2c://[::1]:9000"), "[::1]:9000");
     }
 
     #[test]

@@ -211,7 +211,7 @@ async fn start_mesh(plane: &ControlPlane, namespace: &str, dir: &Path) -> anyhow
         .arg(format!("--entrypoint=web={web}"))
         .arg(format!("--admin-addr=127.0.0.1:{}", ports[1]))
         .arg("--leader-elect=false")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", std::env::var("MESH_LOG").unwrap_or_else(|_| "warn".into()));
     let process = ManagedProcess::start("mesh", command, &dir.join("mesh.log"))?;
     Ok(Mesh { process, web })
 }
@@ -247,6 +247,12 @@ async fn main() -> anyhow::Result<()> {
     ))
     .await?;
     let dir = tempfile::tempdir()?;
+    // `MESH_LOG=debug` keeps mesh's log for inspection.
+    let dir_path = match std::env::var_os("MESH_LOG") {
+        Some(_) => dir.keep(),
+        None => dir.path().to_path_buf(),
+    };
+    println!("logs in {}", dir_path.display());
 
     println!(
         "Mesh propagation through a real apiserver (create IngressRoute -> route answering / Ready visible)"
@@ -255,7 +261,7 @@ async fn main() -> anyhow::Result<()> {
         let namespace = world(&client, pod.ip()).await?;
         let api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), &namespace, &ingress_routes());
-        let mesh = start_mesh(&plane, &namespace, dir.path()).await?;
+        let mesh = start_mesh(&plane, &namespace, &dir_path).await?;
         let mut present = 0;
         for &routes in &settings.routes {
             grow(&api, mesh.web, "r", present, routes).await?;
@@ -284,7 +290,7 @@ async fn main() -> anyhow::Result<()> {
         let namespace = world(&client, pod.ip()).await?;
         let api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), &namespace, &ingress_routes());
-        let mesh = start_mesh(&plane, &namespace, dir.path()).await?;
+        let mesh = start_mesh(&plane, &namespace, &dir_path).await?;
         println!(
             "memory: mesh idle RSS {:.1} MiB",
             rss_mib(mesh.process.pid())

@@ -1,0 +1,413 @@
+//! Keep-alive HTTP/1.1 connections to plain `http://` servers.
+//!
+//! hyper-util's legacy client pays, on every request, for a pool checkout racing a lazy
+//! connect future, a pool key built from the URI and a spawned task that waits for the
+//! connection to become idle again. A reverse proxy talking HTTP/1.1 to a few servers needs
+//! far less: a stack of idle hyper `SendRequest` handles per server, taken for one exchange
+//! and put back when the response body has been read to its end.
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::uri::Authority;
+use http::{Request, Response};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::target::ServerTarget;
+use crate::body::{self, Body};
+
+/// Why an exchange on a pooled connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Http1Error {
+    #[error("dial timed out")]
+    DialTimeout,
+    #[error("connect: {0}")]
+    Connect(#[source] std::io::Error),
+    #[error("HTTP/1.1 handshake: {0}")]
+    Handshake(#[source] hyper::Error),
+    #[error("{0}")]
+    Exchange(#[source] hyper::Error),
+}
+
+/// How many connections a pool keeps and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Idle connections kept per server; more are closed when their exchange ends.
+    pub max_idle_per_server: usize,
+    /// An idle connection older than this is closed instead of reused.
+    pub idle_timeout: Option<Duration>,
+    pub dial_timeout: Option<Duration>,
+}
+
+/// Idle HTTP/1.1 connections per server, shared by every service of one servers transport.
+#[derive(Debug)]
+pub struct Http1Pool {
+    settings: PoolSettings,
+    idle: Mutex<HashMap<Authority, Vec<IdleConnection>>>,
+}
+
+#[derive(Debug)]
+struct IdleConnection {
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
+impl Http1Pool {
+    pub fn new(settings: PoolSettings) -> Arc<Self> {
+        Arc::new(Http1Pool {
+            settings,
+            idle: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Sends `req` (origin-form URI) to `target`, on an idle connection when one is alive,
+    /// else on a new one. A request hyper hands back unsent (the server closed the idle
+    /// connection) moves on to the next connection; one already written is not replayed.
+    pub async fn send(
+        self: &Arc<Self>,
+        target: &ServerTarget,
+        mut req: Request<Body>,
+    ) -> Result<Response<Body>, Http1Error> {
+        if !req.headers().contains_key(HOST) {
+            req.headers_mut()
+                .insert(HOST, target.host_header().clone());
+        }
+        while let Some(mut sender) = self.checkout(target.authority()) {
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(req).await {
+                Ok(response) => return Ok(self.track(target, sender, response)),
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) => req = unsent,
+                    None => return Err(Http1Error::Exchange(error.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect(target).await?;
+        let response = sender
+            .send_request(req)
+            .await
+            .map_err(Http1Error::Exchange)?;
+        Ok(self.track(target, sender, response))
+    }
+
+    /// Idle connections currently kept for `authority` (for tests and the admin view).
+    pub fn idle_count(&self, authority: &Authority) -> usize {
+        self.lock().get(authority).map_or(0, Vec::len)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Authority, Vec<IdleConnection>>> {
+        // The map holds no invariant a panic could break half-way.
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The most recently used live connection to `authority` (LIFO keeps a small set warm).
+    fn checkout(&self, authority: &Authority) -> Option<SendRequest<Body>> {
+        let mut idle = self.lock();
+        let stack = idle.get_mut(authority)?;
+        while let Some(connection) = stack.pop() {
+            if self.expired(&connection) {
+                // Everything below is older still.
+                stack.clear();
+                return None;
+            }
+            if !connection.sender.is_closed() {
+                return Some(connection.sender);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, authority: Authority, sender: SendRequest<Body>) {
+        if sender.is_closed() || self.settings.max_idle_per_server == 0 {
+            return;
+        }
+        let mut idle = self.lock();
+        let stack = idle.entry(authority).or_default();
+        // Oldest first: drop the ones that timed out while waiting.
+        let expired = stack.iter().take_while(|c| self.expired(c)).count();
+        stack.drain(..expired);
+        if stack.len() < self.settings.max_idle_per_server {
+            stack.push(IdleConnection {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    fn expired(&self, connection: &IdleConnection) -> bool {
+        self.settings
+            .idle_timeout
+            .is_some_and(|limit| connection.since.elapsed() > limit)
+    }
+
+    async fn connect(&self, target: &ServerTarget) -> Result<SendRequest<Body>, Http1Error> {
+        let authority = target.authority();
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let port = authority.port_u16().unwrap_or(80);
+        let connecting = TcpStream::connect((host, port));
+        let stream = match self.settings.dial_timeout {
+            Some(limit) => tokio::time::timeout(limit, connecting)
+                .await
+                .map_err(|_| Http1Error::DialTimeout)?,
+            None => connecting.await,
+        }
+        .map_err(Http1Error::Connect)?;
+        // Small requests and responses must not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(Http1Error::Handshake)?;
+        let server = target.url().to_owned();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%server, %error, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Gives the connection back as soon as the response body has been read to its end.
+    fn track(
+        self: &Arc<Self>,
+        target: &ServerTarget,
+        sender: SendRequest<Body>,
+        response: Response<Incoming>,
+    ) -> Response<Body> {
+        let checkin = Checkin {
+            pool: Arc::clone(self),
+            authority: target.authority().clone(),
+            sender,
+        };
+        if response.body().is_end_stream() {
+            checkin.give_back();
+            return response.map(body::boxed);
+        }
+        response.map(|incoming| {
+            body::boxed(ReturnOnEnd {
+                body: incoming,
+                checkin: Some(checkin),
+            })
+        })
+    }
+}
+
+/// A connection lent to one exchange.
+struct Checkin {
+    pool: Arc<Http1Pool>,
+    authority: Authority,
+    sender: SendRequest<Body>,
+}
+
+impl Checkin {
+    fn give_back(self) {
+        self.pool.checkin(self.authority, self.sender);
+    }
+}
+
+/// A response body that returns its connection to the pool once fully read. Dropped before
+/// its end, it closes the connection instead (unread bytes would poison the next exchange).
+struct ReturnOnEnd {
+    body: Incoming,
+    checkin: Option<Checkin>,
+}
+
+impl HttpBody for ReturnOnEnd {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        let finished = match &polled {
+            Poll::Ready(None) => true,
+            // Servers rarely add an empty last frame: the body knows it is done.
+            Poll::Ready(Some(Ok(_))) => this.body.is_end_stream(),
+            Poll::Ready(Some(Err(_))) => {
+                this.checkin = None;
+                false
+            }
+            Poll::Pending => false,
+        };
+        if finished && let Some(checkin) = this.checkin.take() {
+            checkin.give_back();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A backend counting the connections it accepted; `keep_alive: false` closes each
+    /// connection after one response.
+    async fn backend(keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let service = service_fn(|req: Request<Incoming>| async move {
+                        let host = req
+                            .headers()
+                            .get(HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .unwrap_or("-")
+                            .to_owned();
+                        let text = format!("{} {host}", req.uri());
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(keep_alive)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (address, accepted)
+    }
+
+    fn settings() -> PoolSettings {
+        PoolSettings {
+            max_idle_per_server: 8,
+            idle_timeout: Some(Duration::from_secs(90)),
+            dial_timeout: Some(Duration::from_secs(5)),
+        }
+    }
+
+    fn get(path: &str) -> Request<Body> {
+        Request::get(path).body(body::empty()).expect("request")
+    }
+
+    async fn text(response: Response<Body>) -> String {
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn sequential_requests_share_one_connection() {
+        let (address, accepted) = backend(true).await;
+        let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
+        let pool = Http1Pool::new(settings());
+        for i in 0..5 {
+            let response = pool.send(&target, get(&format!("/r{i}"))).await.expect("sent");
+            assert_eq!(text(response).await, format!("/r{i} {address}"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.idle_count(target.authority()), 1);
+    }
+
+    #[tokio::test]
+    async fn the_client_host_header_is_kept() {
+        let (address, _) = backend(true).await;
+        let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
+        let pool = Http1Pool::new(settings());
+        let mut req = get("/");
+        req.headers_mut()
+            .insert(HOST, http::HeaderValue::from_static("app.test"));
+        let response = pool.send(&target, req).await.expect("sent");
+        assert_eq!(text(response).await, "/ app.test");
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_replaced() {
+        let (address, accepted) = backend(false).await;
+        let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
+        let pool = Http1Pool::new(settings());
+        for _ in 0..3 {
+            let response = pool.send(&target, get("/")).await.expect("sent");
+            assert_eq!(text(response).await, format!("/ {address}"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_unread_does_not_return_its_connection() {
+        let (address, accepted) = backend(true).await;
+        let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
+        let pool = Http1Pool::new(settings());
+        let response = pool.send(&target, get("/")).await.expect("sent");
+        drop(response);
+        assert_eq!(pool.idle_count(target.authority()), 0);
+        let response = pool.send(&target, get("/again")).await.expect("sent");
+        assert_eq!(text(response).await, format!("/again {address}"));
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn no_idle_connections_are_kept_when_the_limit_is_zero() {
+        let (address, accepted) = backend(true).await;
+        let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
+        let pool = Http1Pool::new(PoolSettings {
+            max_idle_per_server: 0,
+            ..settings()
+        });
+        for _ in 0..2 {
+            let response = pool.send(&target, get("/")).await.expect("sent");
+            text(response).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.idle_count(target.authority()), 0);
+    }
+
+    #[tokio::test]
+    async fn expired_idle_connections_are_not_reused() {
+        let (address, accepted) = backend(true).await;
+        let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
+        let pool = Http1Pool::new(PoolSettings {
+            idle_timeout: Some(Duration::ZERO),
+            ..settings()
+        });
+        for _ in 0..2 {
+            let response = pool.send(&target, get("/")).await.expect("sent");
+            text(response).await;
+            // Any measurable time is past a zero idle timeout.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        drop(listener);
+        let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
+        let pool = Http1Pool::new(settings());
+        let error = pool.send(&target, get("/")).await.expect_err("refused");
+        assert!(matches!(error, Http1Error::Connect(_)), "{error:?}");
+    }
+}
