@@ -1,5 +1,6 @@
 //! Header rewriting between client and server: hop-by-hop headers stay on their hop, and
 //! the server learns who the client is through `X-Forwarded-*` and `X-Real-Ip`.
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use http::HeaderMap;
@@ -45,6 +46,15 @@ pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
 /// keeps `Connection: Upgrade` and `Upgrade`, which the next hop needs. `TE: trailers`
 /// survives, since gRPC servers require it.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of these: one pass over the names is cheaper than ten
+    // hashed removals.
+    let hop_by_hop = hop_by_hop();
+    let present = headers
+        .keys()
+        .any(|name| *name == header::TE || hop_by_hop.contains(&name));
+    if !present {
+        return;
+    }
     let upgrade = if keep_upgrade {
         headers.get(header::UPGRADE).cloned()
     } else {
@@ -57,7 +67,7 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .flat_map(|value| value.split(','))
         .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
         .collect();
-    for name in named.iter().chain(hop_by_hop()) {
+    for name in named.iter().chain(hop_by_hop) {
         headers.remove(name);
     }
     let te_trailers = headers
@@ -83,7 +93,7 @@ pub(crate) fn add_forwarded(
     host: Option<&HeaderValue>,
     upgrade: bool,
 ) {
-    let client_ip = HeaderValue::try_from(cx.client_addr.ip().to_string()).ok();
+    let client_ip = ip_header_value(cx.client_addr.ip());
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
         Some(Ok(previous)) if !previous.is_empty() => {
             HeaderValue::try_from(format!("{previous}, {}", cx.client_addr.ip())).ok()
@@ -119,15 +129,44 @@ pub(crate) fn add_forwarded(
 
 fn set_if_absent(
     headers: &mut HeaderMap,
-    name: &HeaderName,
+    name: &'static HeaderName,
     value: impl FnOnce() -> Option<HeaderValue>,
 ) {
-    if headers.contains_key(name) {
-        return;
+    // One hashed lookup instead of `contains_key` + `insert`.
+    if let header::Entry::Vacant(slot) = headers.entry(name)
+        && let Some(value) = value()
+    {
+        slot.insert(value);
     }
-    if let Some(value) = value() {
-        headers.insert(name.clone(), value);
+}
+
+/// An address as a header value. IPv4 (nearly every client) is written by hand:
+/// `Ipv4Addr`'s `Display` pads and formats through `fmt`, many times the work.
+fn ip_header_value(ip: IpAddr) -> Option<HeaderValue> {
+    let IpAddr::V4(ip) = ip else {
+        return HeaderValue::try_from(ip.to_string()).ok();
+    };
+    let mut text = [0u8; 15];
+    let mut length = 0;
+    for (index, octet) in ip.octets().into_iter().enumerate() {
+        if index > 0 {
+            text[length] = b'.';
+            length += 1;
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let skip = if octet >= 100 {
+            0
+        } else if octet >= 10 {
+            1
+        } else {
+            2
+        };
+        for digit in &digits[skip..] {
+            text[length] = b'0' + digit;
+            length += 1;
+        }
     }
+    HeaderValue::from_bytes(&text[..length]).ok()
 }
 
 /// This machine's name, for `X-Forwarded-Server`; read once.
@@ -170,6 +209,41 @@ mod tests {
         assert_eq!(headers[&X_FORWARDED_HOST], "example.com:8443");
         assert_eq!(headers[&X_FORWARDED_PORT], "8443");
         assert_eq!(headers[&X_REAL_IP], "192.0.2.7");
+    }
+
+    #[test]
+    fn addresses_are_written_as_clients_expect() {
+        for text in ["0.0.0.0", "9.10.99.100", "255.255.255.255", "127.0.0.1", "::1", "2001:db8::7"] {
+            let ip: IpAddr = text.parse().expect("ip");
+            assert_eq!(ip_header_value(ip).expect("value"), text);
+        }
+    }
+
+    #[test]
+    fn forwarded_headers_already_present_are_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        headers.insert(&X_REAL_IP, HeaderValue::from_static("203.0.113.9"));
+        add_forwarded(&mut headers, &context(false), None, false);
+        assert_eq!(headers[&X_FORWARDED_PROTO], "https");
+        assert_eq!(headers[&X_REAL_IP], "203.0.113.9");
+        assert_eq!(headers[&X_FORWARDED_PORT], "80");
+        assert!(!headers.contains_key(&X_FORWARDED_HOST));
+    }
+
+    #[test]
+    fn messages_without_hop_by_hop_headers_are_left_alone() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("a.test"));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        let before = headers.clone();
+        remove_hop_by_hop(&mut headers, false);
+        assert_eq!(headers, before);
+
+        // A lone `TE` other than trailers is still dropped.
+        headers.insert(header::TE, HeaderValue::from_static("gzip"));
+        remove_hop_by_hop(&mut headers, false);
+        assert_eq!(headers, before);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! far less: a stack of idle hyper `SendRequest` handles per server, taken for one exchange
 //! and put back when the response body has been read to its end.
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -51,7 +52,40 @@ pub struct PoolSettings {
 #[derive(Debug)]
 pub struct Http1Pool {
     settings: PoolSettings,
-    idle: Mutex<HashMap<Authority, Vec<IdleConnection>>>,
+    /// Keyed by [`ServerTarget::pool_key`], hashed at apply time: hashing an `Authority`
+    /// per request (byte by byte, case-folded, SipHash) cost more than the rest of the pool.
+    idle: Mutex<HashMap<u64, ServerIdle, BuildHasherDefault<PrehashedKey>>>,
+}
+
+type IdleMap = HashMap<u64, ServerIdle, BuildHasherDefault<PrehashedKey>>;
+
+/// The idle connections of one server. Two authorities with the same key (a 64-bit hash
+/// collision) never share: the second one simply gets no pooling.
+#[derive(Debug)]
+struct ServerIdle {
+    authority: Authority,
+    connections: Vec<IdleConnection>,
+}
+
+/// A hasher for keys that already are hashes.
+#[derive(Debug, Default)]
+struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in rather than lose it.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
 }
 
 #[derive(Debug)]
@@ -64,7 +98,7 @@ impl Http1Pool {
     pub fn new(settings: PoolSettings) -> Arc<Self> {
         Arc::new(Http1Pool {
             settings,
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::default()),
         })
     }
 
@@ -80,7 +114,7 @@ impl Http1Pool {
             req.headers_mut()
                 .insert(HOST, target.host_header().clone());
         }
-        while let Some(mut sender) = self.checkout(target.authority()) {
+        while let Some(mut sender) = self.checkout(target) {
             if sender.ready().await.is_err() {
                 continue;
             }
@@ -100,20 +134,27 @@ impl Http1Pool {
         Ok(self.track(target, sender, response))
     }
 
-    /// Idle connections currently kept for `authority` (for tests and the admin view).
-    pub fn idle_count(&self, authority: &Authority) -> usize {
-        self.lock().get(authority).map_or(0, Vec::len)
+    /// Idle connections currently kept for `target`.
+    pub fn idle_count(&self, target: &ServerTarget) -> usize {
+        self.lock()
+            .get(&target.pool_key())
+            .filter(|server| server.authority == *target.authority())
+            .map_or(0, |server| server.connections.len())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Authority, Vec<IdleConnection>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdleMap> {
         // The map holds no invariant a panic could break half-way.
         self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The most recently used live connection to `authority` (LIFO keeps a small set warm).
-    fn checkout(&self, authority: &Authority) -> Option<SendRequest<Body>> {
+    fn checkout(&self, target: &ServerTarget) -> Option<SendRequest<Body>> {
         let mut idle = self.lock();
-        let stack = idle.get_mut(authority)?;
+        let server = idle.get_mut(&target.pool_key())?;
+        if server.authority != *target.authority() {
+            return None;
+        }
+        let stack = &mut server.connections;
         while let Some(connection) = stack.pop() {
             if self.expired(&connection) {
                 // Everything below is older still.
@@ -127,12 +168,19 @@ impl Http1Pool {
         None
     }
 
-    fn checkin(&self, authority: Authority, sender: SendRequest<Body>) {
+    fn checkin(&self, key: u64, authority: Authority, sender: SendRequest<Body>) {
         if sender.is_closed() || self.settings.max_idle_per_server == 0 {
             return;
         }
         let mut idle = self.lock();
-        let stack = idle.entry(authority).or_default();
+        let server = idle.entry(key).or_insert_with(|| ServerIdle {
+            authority: authority.clone(),
+            connections: Vec::new(),
+        });
+        if server.authority != authority {
+            return;
+        }
+        let stack = &mut server.connections;
         // Oldest first: drop the ones that timed out while waiting.
         let expired = stack.iter().take_while(|c| self.expired(c)).count();
         stack.drain(..expired);
@@ -186,6 +234,7 @@ impl Http1Pool {
     ) -> Response<Body> {
         let checkin = Checkin {
             pool: Arc::clone(self),
+            key: target.pool_key(),
             authority: target.authority().clone(),
             sender,
         };
@@ -205,13 +254,14 @@ impl Http1Pool {
 /// A connection lent to one exchange.
 struct Checkin {
     pool: Arc<Http1Pool>,
+    key: u64,
     authority: Authority,
     sender: SendRequest<Body>,
 }
 
 impl Checkin {
     fn give_back(self) {
-        self.pool.checkin(self.authority, self.sender);
+        self.pool.checkin(self.key, self.authority, self.sender);
     }
 }
 
@@ -327,7 +377,7 @@ mod tests {
             assert_eq!(text(response).await, format!("/r{i} {address}"));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
-        assert_eq!(pool.idle_count(target.authority()), 1);
+        assert_eq!(pool.idle_count(&target), 1);
     }
 
     #[tokio::test]
@@ -361,7 +411,7 @@ mod tests {
         let pool = Http1Pool::new(settings());
         let response = pool.send(&target, get("/")).await.expect("sent");
         drop(response);
-        assert_eq!(pool.idle_count(target.authority()), 0);
+        assert_eq!(pool.idle_count(&target), 0);
         let response = pool.send(&target, get("/again")).await.expect("sent");
         assert_eq!(text(response).await, format!("/again {address}"));
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
@@ -380,7 +430,7 @@ mod tests {
             text(response).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        assert_eq!(pool.idle_count(target.authority()), 0);
+        assert_eq!(pool.idle_count(&target), 0);
     }
 
     #[tokio::test]

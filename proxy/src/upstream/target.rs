@@ -31,6 +31,8 @@ pub struct ServerTarget {
     /// The `Host` a request gets when the client's is not passed on: the authority without
     /// the scheme's default port, as HTTP clients write it.
     host_header: HeaderValue,
+    /// A hash of the authority, computed once: the connection pool's key.
+    pool_key: u64,
 }
 
 impl ServerTarget {
@@ -66,6 +68,12 @@ impl ServerTarget {
             _ => authority.host(),
         };
         let host_header = HeaderValue::from_str(host).map_err(|_| invalid())?;
+        let pool_key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::hash::DefaultHasher::new();
+            authority.hash(&mut hasher);
+            hasher.finish()
+        };
         Ok(ServerTarget {
             url: url.to_owned(),
             scheme,
@@ -73,6 +81,7 @@ impl ServerTarget {
             authority,
             base_path,
             host_header,
+            pool_key,
         })
     }
 
@@ -86,6 +95,12 @@ impl ServerTarget {
 
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// Equal for targets with the same authority (and, rarely, for others: compare the
+    /// authority too).
+    pub fn pool_key(&self) -> u64 {
+        self.pool_key
     }
 
     pub fn host_header(&self) -> &HeaderValue {

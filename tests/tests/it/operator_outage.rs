@@ -24,7 +24,11 @@ struct Relay {
 
 impl Relay {
     async fn start(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<Relay> {
-        let mut relay = Relay { listen, upstream, task: None };
+        let mut relay = Relay {
+            listen,
+            upstream,
+            task: None,
+        };
         relay.resume().await?;
         Ok(relay)
     }
@@ -68,16 +72,18 @@ impl Drop for Relay {
 async fn serves_the_last_config_while_the_apiserver_is_down_then_resyncs() -> anyhow::Result<()> {
     let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
     let mut pod = PodNetwork::get()?.create_pod("outage-0")?;
-    pod.start_backend(&BackendSpec::new(crate::backend_binary(), "outage-0", BackendMode::Http, 8080))
-        .await?;
+    pod.start_backend(&BackendSpec::new(
+        crate::backend_binary(),
+        "outage-0",
+        BackendMode::Http,
+        8080,
+    ))
+    .await?;
     apply_yaml(&client, &service_yaml("whoami", pod.ip()), &ns).await?;
     let before = format!("before.{ns}.test");
     apply_yaml(&client, &route_yaml("web", &before, "whoami", 80), &ns).await?;
 
-    let apiserver: SocketAddr = plane
-        .server_url()
-        .trim_start_matches("https://")
-        .parse()?;
+    let apiserver: SocketAddr = plane.server_url().trim_start_matches("https://").parse()?;
     let relay_addr = SocketAddr::from(([127, 0, 0, 1], free_loopback_ports(1)?[0]));
     let mut relay = Relay::start(relay_addr, apiserver).await?;
     let endpoint = format!("--endpoint=https://{relay_addr}");
@@ -107,17 +113,31 @@ async fn serves_the_last_config_while_the_apiserver_is_down_then_resyncs() -> an
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(mesh.get(&before, "/").await?.status, 200, "the last config keeps serving");
-    assert_eq!(mesh.get(&after, "/").await?.status, 404, "nothing new without the apiserver");
+    assert_eq!(
+        mesh.get(&before, "/").await?.status,
+        200,
+        "the last config keeps serving"
+    );
+    assert_eq!(
+        mesh.get(&after, "/").await?.status,
+        404,
+        "nothing new without the apiserver"
+    );
 
     // Back up: mesh resyncs and serves (and reports) the change made during the outage.
     relay.resume().await?;
     mesh.wait_for_answer(&after, "/", 200).await?;
     mesh.wait_for_answer(&before, "/", 404).await?;
-    wait_for_object(&routes, "web", &mesh, "observedGeneration 2, Ready", |object| {
-        object.data["status"]["observedGeneration"] == 2
-            && crate::operator_support::ready(object).is_some_and(|(s, _, _)| s == "True")
-    })
+    wait_for_object(
+        &routes,
+        "web",
+        &mesh,
+        "observedGeneration 2, Ready",
+        |object| {
+            object.data["status"]["observedGeneration"] == 2
+                && crate::operator_support::ready(object).is_some_and(|(s, _, _)| s == "True")
+        },
+    )
     .await?;
     Ok(())
 }
