@@ -213,7 +213,14 @@ mod tests {
 
     #[test]
     fn addresses_are_written_as_clients_expect() {
-        for text in ["0.0.0.0", "9.10.99.100", "255.255.255.255", "127.0.0.1", "::1", "2001:db8::7"] {
+        for text in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "255.255.255.255",
+            "127.0.0.1",
+            "::1",
+            "2001:db8::7",
+        ] {
             let ip: IpAddr = text.parse().expect("ip");
             assert_eq!(ip_header_value(ip).expect("value"), text);
         }

@@ -111,8 +111,7 @@ impl Http1Pool {
         mut req: Request<Body>,
     ) -> Result<Response<Body>, Http1Error> {
         if !req.headers().contains_key(HOST) {
-            req.headers_mut()
-                .insert(HOST, target.host_header().clone());
+            req.headers_mut().insert(HOST, target.host_header().clone());
         }
         while let Some(mut sender) = self.checkout(target) {
             if sender.ready().await.is_err() {
@@ -144,7 +143,9 @@ impl Http1Pool {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, IdleMap> {
         // The map holds no invariant a panic could break half-way.
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The most recently used live connection to `authority` (LIFO keeps a small set warm).
@@ -200,7 +201,10 @@ impl Http1Pool {
 
     async fn connect(&self, target: &ServerTarget) -> Result<SendRequest<Body>, Http1Error> {
         let authority = target.authority();
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = authority.port_u16().unwrap_or(80);
         let connecting = TcpStream::connect((host, port));
         let stream = match self.settings.dial_timeout {
@@ -363,7 +367,12 @@ mod tests {
     }
 
     async fn text(response: Response<Body>) -> String {
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         String::from_utf8(bytes.to_vec()).expect("utf-8")
     }
 
@@ -373,7 +382,10 @@ mod tests {
         let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
         let pool = Http1Pool::new(settings());
         for i in 0..5 {
-            let response = pool.send(&target, get(&format!("/r{i}"))).await.expect("sent");
+            let response = pool
+                .send(&target, get(&format!("/r{i}")))
+                .await
+                .expect("sent");
             assert_eq!(text(response).await, format!("/r{i} {address}"));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
