@@ -7,4 +7,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 tests/harness/build-control-plane.sh >/dev/null
+
+# Build every test binary, and with them the `mesh` binary the end-to-end tests run as a
+# separate process. Pointing the tests at it (MESH_BIN) spares them a nested `cargo build`,
+# whose different feature set would compile the dependencies a second time.
+cargo test --workspace --no-run "$@"
+profile=debug
+for arg in "$@"; do [[ "$arg" == --release ]] && profile=release; done
+export MESH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/$profile/mesh"
+
 cargo test --workspace --no-fail-fast "$@"
