@@ -2,7 +2,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kubectl-mesh", version, about = "Inspect Mesh ingress resources")]
+#[command(
+    name = "kubectl-mesh",
+    version,
+    about = "Inspect Mesh ingress resources"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

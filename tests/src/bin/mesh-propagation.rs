@@ -211,7 +211,10 @@ async fn start_mesh(plane: &ControlPlane, namespace: &str, dir: &Path) -> anyhow
         .arg(format!("--entrypoint=web={web}"))
         .arg(format!("--admin-addr=127.0.0.1:{}", ports[1]))
         .arg("--leader-elect=false")
-        .env("RUST_LOG", std::env::var("MESH_LOG").unwrap_or_else(|_| "warn".into()));
+        .env(
+            "RUST_LOG",
+            std::env::var("MESH_LOG").unwrap_or_else(|_| "warn".into()),
+        );
     let process = ManagedProcess::start("mesh", command, &dir.join("mesh.log"))?;
     Ok(Mesh { process, web })
 }
