@@ -4,6 +4,8 @@ mod headers;
 mod pool;
 mod target;
 mod tls;
+
+pub(crate) use tls::AcceptAnyCertificate;
 mod upgrade;
 
 use std::sync::Arc;

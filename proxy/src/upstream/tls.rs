@@ -149,7 +149,7 @@ fn private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, TransportError> {
 /// `insecureSkipVerify`: any certificate is accepted, signatures are still checked so the
 /// handshake itself stays sound.
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+pub(crate) struct AcceptAnyCertificate(pub(crate) Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(
