@@ -13,7 +13,7 @@ use crate::leader::{Leadership, LeaseSettings};
 use crate::options::ProviderOptions;
 use crate::pipeline::{Pipeline, Rebuild};
 use crate::status::{StatusBatch, StatusBoard, StatusWriter};
-use crate::world::World;
+use crate::world::{SecretRetention, World};
 use crate::{connect, dataplane, manifests, watch as watchers};
 
 /// The provider switches the translation reads.
@@ -53,7 +53,12 @@ pub fn lease_settings(args: &LeaderArgs) -> LeaseSettings {
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let manifests_mode = !args.manifests.is_empty();
     let options = provider_options(&args.provider);
-    let world = World::new();
+    // Manifests hold every Secret anyway; from a cluster, keep only the referenced ones.
+    let world = World::with_secret_retention(if manifests_mode {
+        SecretRetention::All
+    } else {
+        SecretRetention::Referenced
+    });
     let board = StatusBoard::new();
     let (data_plane, running) = dataplane::start(&args.entrypoints, args.admin_addr, board.clone())
         .await
@@ -86,6 +91,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &args.provider.label_selector,
         );
         let sync = watchers::spawn_watchers(client.clone(), specs, world.clone(), &mut tasks);
+        tasks.spawn(watchers::fetch_referenced_secrets(
+            client.clone(),
+            world.clone(),
+        ));
+        let fetch_client = client.clone();
+        let fetch_world = world.clone();
         let settings = lease_settings(&args.leader);
         let elected = if args.leader.leader_elect {
             Leadership::elect(client.clone(), settings.clone())
@@ -100,6 +111,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tasks.spawn(async move {
             // Statuses computed before every list arrived would call present objects missing.
             sync.wait().await;
+            // Secrets listed before the objects referring to them were dropped: take them
+            // back first, or the first statuses would call them missing.
+            watchers::fetch_wanted_secrets(&fetch_client, &fetch_world).await;
             info!("initial lists received; building the configuration");
             pipeline.run().await;
         });

@@ -20,6 +20,7 @@ pub mod leader;
 pub mod manifests;
 pub mod options;
 pub mod pipeline;
+pub mod secret_refs;
 pub mod snapshot;
 pub mod status;
 pub mod translate;

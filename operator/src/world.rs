@@ -5,8 +5,12 @@
 //! neighbours, and a change costs one decode, not a rebuild of the world). Next to the
 //! snapshot the world remembers, per object, what the status writer needs and the
 //! snapshot does not keep: the API group that served it and its current `status`.
+//!
+//! In cluster mode the world holds the data of referenced Secrets only: every other Secret
+//! of a watched namespace is remembered by name, and fetched again (see
+//! [`World::secrets_to_fetch`]) once some object starts referring to it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -15,7 +19,10 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::debug;
 
+use crate::secret_refs::referenced_secrets;
 use crate::snapshot::{ObjectKey, Snapshot};
+
+const SECRET: &str = "Secret";
 
 /// Identity of an object: kind plus namespace and name (the API group is not part of it:
 /// the snapshot holds one object per kind/namespace/name whatever group served it).
@@ -77,6 +84,27 @@ pub struct WorldView {
     pub version: u64,
     pub snapshot: Snapshot,
     pub observed: BTreeMap<RawKey, Observed>,
+    secrets: SecretBook,
+}
+
+/// Which Secrets the world holds the data of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SecretRetention {
+    /// Every Secret it is given (manifests mode: the files hold them all anyway).
+    #[default]
+    All,
+    /// Only those some object references; the others are known by name only.
+    Referenced,
+}
+
+/// The world's bookkeeping of Secrets under [`SecretRetention::Referenced`].
+#[derive(Debug, Clone, Default)]
+struct SecretBook {
+    retention: SecretRetention,
+    /// Secrets the snapshot's objects refer to, as of the last change of those objects.
+    referenced: BTreeSet<ObjectKey>,
+    /// Secrets that exist but whose data the snapshot does not hold.
+    unheld: BTreeSet<ObjectKey>,
 }
 
 /// The shared, mutable world. Writers call [`World::upsert`] / [`World::remove`] /
@@ -95,10 +123,17 @@ impl Default for World {
 }
 
 impl World {
+    /// A world that holds every Secret it is given.
     pub fn new() -> World {
+        World::with_secret_retention(SecretRetention::All)
+    }
+
+    pub fn with_secret_retention(retention: SecretRetention) -> World {
         let (changed, _) = watch::channel(0);
+        let mut view = WorldView::default();
+        view.secrets.retention = retention;
         World {
-            inner: Arc::new(Mutex::new(WorldView::default())),
+            inner: Arc::new(Mutex::new(view)),
             changed: Arc::new(changed),
         }
     }
@@ -115,8 +150,12 @@ impl World {
     /// no kind/name, is of a kind Mesh does not read, or is unchanged.
     pub fn upsert(&self, source: SourceId, object: DynamicObject) -> bool {
         let mut inner = self.lock();
+        let is_secret = RawKey::of(&object).is_some_and(|key| key.kind == SECRET);
         let changed = upsert_locked(&mut inner, source, object);
         if changed {
+            if !is_secret {
+                refresh_references(&mut inner);
+            }
             self.bump(inner);
         }
         changed
@@ -127,6 +166,9 @@ impl World {
         let mut inner = self.lock();
         if !remove_locked(&mut inner, key) {
             return false;
+        }
+        if key.kind != SECRET {
+            refresh_references(&mut inner);
         }
         self.bump(inner);
         true
@@ -154,6 +196,7 @@ impl World {
             changed |= upsert_locked(&mut inner, source, object);
         }
         if changed {
+            refresh_references(&mut inner);
             self.bump(inner);
         }
         changed
@@ -194,6 +237,25 @@ impl World {
         self.lock().version
     }
 
+    /// Secrets some object references whose data the world dropped, with the source that
+    /// reported them: the cluster watcher fetches these and [`World::upsert`]s them.
+    pub fn secrets_to_fetch(&self) -> Vec<(RawKey, SourceId)> {
+        let inner = self.lock();
+        let book = &inner.secrets;
+        book.unheld
+            .intersection(&book.referenced)
+            .filter_map(|key| {
+                let key = RawKey {
+                    kind: SECRET.to_owned(),
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                };
+                let source = inner.observed.get(&key)?.source;
+                Some((key, source))
+            })
+            .collect()
+    }
+
     /// A receiver that wakes up after every change.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
@@ -205,8 +267,14 @@ fn upsert_locked(inner: &mut WorldView, source: SourceId, object: DynamicObject)
         return false;
     };
     let fingerprint = fingerprint_of(&object);
+    let secret_key = (key.kind == SECRET).then(|| key.object_key());
+    // An unchanged Secret whose data was dropped is taken again once it is referenced.
+    let refetched = secret_key.as_ref().is_some_and(|secret| {
+        inner.secrets.unheld.contains(secret) && inner.secrets.referenced.contains(secret)
+    });
     if let Some(observed) = inner.observed.get_mut(&key)
         && observed.fingerprint == fingerprint
+        && !refetched
     {
         observed.status = object.data.get("status").cloned();
         return false;
@@ -219,6 +287,24 @@ fn upsert_locked(inner: &mut WorldView, source: SourceId, object: DynamicObject)
     let generation = object.metadata.generation;
     let uid = object.metadata.uid.clone();
     let status = object.data.get("status").cloned();
+    let observed = Observed {
+        source,
+        api_version,
+        generation,
+        uid,
+        status,
+        fingerprint,
+    };
+    if let Some(secret) = secret_key.as_ref()
+        && inner.secrets.retention == SecretRetention::Referenced
+        && !inner.secrets.referenced.contains(secret)
+    {
+        // Nobody reads it: remember that it exists, not what it holds.
+        let held = inner.snapshot.secrets.remove(secret).is_some();
+        inner.secrets.unheld.insert(secret.clone());
+        inner.observed.insert(key, observed);
+        return held;
+    }
     let value = match serde_json::to_value(&object) {
         Ok(value) => value,
         Err(error) => {
@@ -232,17 +318,10 @@ fn upsert_locked(inner: &mut WorldView, source: SourceId, object: DynamicObject)
         debug!(%key, %error, "object not taken into the snapshot");
         return false;
     }
-    inner.observed.insert(
-        key,
-        Observed {
-            source,
-            api_version,
-            generation,
-            uid,
-            status,
-            fingerprint,
-        },
-    );
+    if let Some(secret) = &secret_key {
+        inner.secrets.unheld.remove(secret);
+    }
+    inner.observed.insert(key, observed);
     true
 }
 
@@ -251,7 +330,31 @@ fn remove_locked(inner: &mut WorldView, key: &RawKey) -> bool {
         return false;
     }
     inner.snapshot.remove(&key.kind, &key.object_key());
+    if key.kind == SECRET {
+        inner.secrets.unheld.remove(&key.object_key());
+    }
     true
+}
+
+/// After a change of the objects: recomputes which Secrets they reference and drops the
+/// data of those no longer referenced (nothing reads it, so the translation is unchanged).
+fn refresh_references(inner: &mut WorldView) {
+    if inner.secrets.retention != SecretRetention::Referenced {
+        return;
+    }
+    let referenced = referenced_secrets(&inner.snapshot);
+    let dropped: Vec<ObjectKey> = inner
+        .snapshot
+        .secrets
+        .keys()
+        .filter(|key| !referenced.contains(*key))
+        .cloned()
+        .collect();
+    for key in dropped {
+        inner.snapshot.secrets.remove(&key);
+        inner.secrets.unheld.insert(key);
+    }
+    inner.secrets.referenced = referenced;
 }
 
 /// Same fingerprint = same input to the translation.
@@ -420,6 +523,113 @@ mod tests {
         assert!(world.replace_source(1, vec![route("a", None)]));
         assert_eq!(names(&world), ["a", "c"]);
         assert!(!world.replace_source(1, vec![route("a", None)]));
+    }
+
+    fn secret(name: &str, value: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "default"},
+            "stringData": {"tls.crt": value, "tls.key": value},
+        }))
+        .unwrap()
+    }
+
+    fn tls_route(name: &str, secret: &str) -> DynamicObject {
+        object(
+            "IngressRoute",
+            name,
+            None,
+            json!({"routes": [], "tls": {"secretName": secret}}),
+        )
+    }
+
+    fn held_secrets(world: &World) -> Vec<String> {
+        let view = world.view();
+        view.snapshot
+            .secrets
+            .keys()
+            .map(|k| k.name.clone())
+            .collect()
+    }
+
+    fn to_fetch(world: &World) -> Vec<(String, SourceId)> {
+        let wanted = world.secrets_to_fetch().into_iter();
+        wanted.map(|(key, source)| (key.name, source)).collect()
+    }
+
+    #[test]
+    fn unreferenced_secrets_are_known_by_name_only() {
+        let world = World::with_secret_retention(SecretRetention::Referenced);
+        world.upsert(1, tls_route("web", "used"));
+        world.upsert(7, secret("used", "a"));
+        world.upsert(7, secret("unused", "b"));
+        assert_eq!(held_secrets(&world), ["used"]);
+        assert!(to_fetch(&world).is_empty());
+        let unused = RawKey::of(&secret("unused", "b")).unwrap();
+        assert_eq!(world.observed(&unused).unwrap().source, 7);
+    }
+
+    #[test]
+    fn a_secret_becoming_referenced_is_asked_for_and_taken_back() {
+        let world = World::with_secret_retention(SecretRetention::Referenced);
+        world.upsert(7, secret("cert", "a"));
+        assert!(held_secrets(&world).is_empty());
+        assert!(world.upsert(1, tls_route("web", "cert")));
+        assert!(held_secrets(&world).is_empty(), "the data was dropped");
+        assert_eq!(to_fetch(&world), [("cert".to_owned(), 7)]);
+        // The fetched copy is identical to the one seen before, yet must be taken.
+        assert!(world.upsert(7, secret("cert", "a")));
+        assert_eq!(held_secrets(&world), ["cert"]);
+        assert!(to_fetch(&world).is_empty());
+        let view = world.view();
+        let data = &view.snapshot.secrets[&ObjectKey::new("default", "cert")];
+        assert_eq!(data.string_data.as_ref().unwrap()["tls.crt"], "a");
+    }
+
+    #[test]
+    fn a_secret_no_longer_referenced_loses_its_data() {
+        let world = World::with_secret_retention(SecretRetention::Referenced);
+        let route = tls_route("web", "cert");
+        let route_key = RawKey::of(&route).unwrap();
+        world.upsert(1, route);
+        world.upsert(7, secret("cert", "a"));
+        assert_eq!(held_secrets(&world), ["cert"]);
+        assert!(world.remove(&route_key));
+        assert!(held_secrets(&world).is_empty());
+        assert!(to_fetch(&world).is_empty());
+        world.upsert(1, tls_route("web", "cert"));
+        assert_eq!(to_fetch(&world), [("cert".to_owned(), 7)]);
+    }
+
+    #[test]
+    fn a_deleted_unheld_secret_is_not_asked_for() {
+        let world = World::with_secret_retention(SecretRetention::Referenced);
+        let cert = secret("cert", "a");
+        let key = RawKey::of(&cert).unwrap();
+        world.upsert(7, cert);
+        assert!(world.remove(&key));
+        world.upsert(1, tls_route("web", "cert"));
+        assert!(to_fetch(&world).is_empty());
+        assert!(world.observed(&key).is_none());
+    }
+
+    #[test]
+    fn a_relist_decides_with_the_current_references() {
+        let world = World::with_secret_retention(SecretRetention::Referenced);
+        world.replace_source(1, vec![tls_route("web", "b")]);
+        world.replace_source(7, vec![secret("a", "1"), secret("b", "2")]);
+        assert_eq!(held_secrets(&world), ["b"]);
+        world.replace_source(1, vec![tls_route("web", "a")]);
+        assert!(held_secrets(&world).is_empty());
+        assert_eq!(to_fetch(&world), [("a".to_owned(), 7)]);
+    }
+
+    #[test]
+    fn the_default_world_holds_every_secret() {
+        let world = World::new();
+        world.upsert(7, secret("unused", "b"));
+        assert_eq!(held_secrets(&world), ["unused"]);
+        assert!(to_fetch(&world).is_empty());
     }
 
     #[test]

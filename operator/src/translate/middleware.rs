@@ -21,12 +21,11 @@ use super::backend::Problem;
 use super::load_balancer::{self, Staged, duration};
 use super::names::object_id;
 use super::{Context, refs, secrets};
+use crate::secret_refs::SECRET_URN_PREFIX;
 use crate::snapshot::{Entry, Object, ObjectKind, ObjectRef};
 
 /// Secret type whose `username`/`password` keys make one basic-auth user.
 const BASIC_AUTH_SECRET_TYPE: &str = "kubernetes.io/basic-auth";
-/// Plugin values of this form are replaced by a Secret's value (`urn:k8s:secret:name:key`).
-const SECRET_URN_PREFIX: &str = "urn:k8s:secret:";
 
 pub(crate) fn translate_middlewares(ctx: &mut Context<'_>) {
     let snapshot = ctx.snapshot;

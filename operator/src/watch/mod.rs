@@ -4,6 +4,7 @@
 //! value (`--api-groups`) and every object reaches the snapshot undecoded: decoding happens
 //! per object there, so a malformed one is reported instead of breaking its watcher.
 
+mod fetch;
 mod resources;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio::sync::watch as tokio_watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+pub use fetch::{fetch_referenced_secrets, fetch_wanted_secrets};
 pub use resources::{WatchSpec, watch_specs};
 
 use crate::world::{RawKey, SourceId, World};

@@ -93,6 +93,8 @@ pub(crate) fn add_forwarded(
     host: Option<&HeaderValue>,
     upgrade: bool,
 ) {
+    // Up to six headers are added: one growth of the map instead of several rehashes.
+    let _ = headers.try_reserve(6);
     let client_ip = ip_header_value(cx.client_addr.ip());
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
         Some(Ok(previous)) if !previous.is_empty() => {

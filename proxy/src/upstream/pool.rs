@@ -463,6 +463,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_key_shared_by_two_servers_never_lends_one_for_the_other() {
+        let (first, _) = backend(true).await;
+        let (second, _) = backend(true).await;
+        let first = ServerTarget::parse(&format!("http://{first}"), false).expect("url");
+        let second = ServerTarget::parse(&format!("http://{second}"), false).expect("url");
+        let pool = Http1Pool::new(settings());
+        // As if the second server's authority hashed to the first one's key.
+        let sender = pool.connect(&second).await.expect("connect");
+        pool.checkin(first.pool_key(), second.authority().clone(), sender);
+        assert_eq!(pool.idle_count(&first), 0);
+        let response = pool.send(&first, get("/")).await.expect("sent");
+        assert_eq!(
+            text(response).await,
+            format!("/ {}", first.authority()),
+            "answered by the first server"
+        );
+    }
+
+    #[tokio::test]
     async fn a_refused_connection_is_a_connect_error() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");

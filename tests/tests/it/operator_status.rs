@@ -426,3 +426,83 @@ async fn external_name_port_mismatch_is_a_warning_only() -> anyhow::Result<()> {
     assert_eq!(object.data["status"]["observedGeneration"], 2);
     Ok(())
 }
+
+/// The operator keeps only referenced Secrets: one that exists before any route names it
+/// (its data dropped at the first list) must be fetched again once a route refers to it.
+#[tokio::test]
+async fn a_secret_referenced_after_startup_is_fetched() -> anyhow::Result<()> {
+    let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
+    apply_yaml(
+        &client,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: external}\nspec: {type: ExternalName, externalName: backend.example.test, ports: [{port: 80}]}\n",
+        &ns,
+    )
+    .await?;
+    for (secret, host) in [("early-cert", "early"), ("late-cert", "late")] {
+        let (cert, key) = self_signed(&format!("{host}.{ns}.test"))?;
+        apply_json(
+            &client,
+            &json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                "metadata": {"name": secret}, "stringData": {"tls.crt": cert, "tls.key": key}}),
+            &ns,
+        )
+        .await?;
+    }
+    let external = |host: &str| {
+        json!({"match": format!("Host(`{host}.{ns}.test`)"), "kind": "Rule",
+            "services": [{"name": "external", "port": 80}]})
+    };
+    apply_json(
+        &client,
+        &route_with(
+            "early",
+            external("early"),
+            Some(json!({"secretName": "early-cert"})),
+        ),
+        &ns,
+    )
+    .await?;
+    let mesh = Mesh::start(
+        plane,
+        &ns,
+        "late-secret",
+        &["--allow-external-name-services"],
+    )
+    .await?;
+    let routes: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &mesh_resource("IngressRoute")?);
+    expect(&routes, &mesh, "early", ("True", "Ready"), &[]).await?;
+
+    apply_json(
+        &client,
+        &route_with(
+            "late",
+            external("late"),
+            Some(json!({"secretName": "late-cert"})),
+        ),
+        &ns,
+    )
+    .await?;
+    expect(&routes, &mesh, "late", ("True", "Ready"), &[]).await?;
+
+    // A name that matches no Secret is still reported missing, not fetched forever.
+    apply_json(
+        &client,
+        &route_with(
+            "ghost",
+            external("ghost"),
+            Some(json!({"secretName": "ghost-cert"})),
+        ),
+        &ns,
+    )
+    .await?;
+    expect(
+        &routes,
+        &mesh,
+        "ghost",
+        ("False", "SecretNotFound"),
+        &["ghost-cert"],
+    )
+    .await?;
+    Ok(())
+}
