@@ -31,7 +31,7 @@ pub fn static_config(listen: SocketAddr) -> StaticConfig {
         )]),
         admin_address: None,
         access_logs: false,
-        access_log_path: None,
+        ..StaticConfig::default()
     }
 }
 

@@ -22,7 +22,7 @@ use mesh_operator::pipeline::{Pipeline, Rebuild};
 use mesh_operator::snapshot::{ObjectKind, ObjectRef};
 use mesh_operator::status::{StatusBatch, StatusBoard};
 use mesh_operator::world::World;
-use mesh_proxy::config::EntryPoint;
+use mesh_proxy::config::{EntryPoint, StaticConfig};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -184,12 +184,14 @@ impl Drop for Bench {
 
 async fn start(backend_port: u16) -> anyhow::Result<Bench> {
     let board = StatusBoard::new();
-    let entrypoints = vec![(
-        "web".to_owned(),
-        EntryPoint::parse_named("web=127.0.0.1:0")?.1,
-    )];
-    let (data_plane, running) =
-        dataplane::start(&entrypoints, "127.0.0.1:0".parse()?, board.clone()).await?;
+    let static_config = StaticConfig {
+        entry_points: [EntryPoint::parse_named("web=127.0.0.1:0")?]
+            .into_iter()
+            .collect(),
+        admin_address: Some("127.0.0.1:0".parse()?),
+        ..StaticConfig::default()
+    };
+    let (data_plane, running) = dataplane::start(static_config, board.clone()).await?;
     let web = running
         .entry_point("web")
         .ok_or_else(|| anyhow::anyhow!("no web entry point"))?;

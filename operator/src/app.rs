@@ -60,7 +60,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         SecretRetention::Referenced
     });
     let board = StatusBoard::new();
-    let (data_plane, running) = dataplane::start(&args.entrypoints, args.admin_addr, board.clone())
+    let (data_plane, running) = dataplane::start(args.static_config(), board.clone())
         .await
         .context("cannot start the proxy")?;
 

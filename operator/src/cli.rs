@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mesh_proxy::config::EntryPoint;
+use mesh_proxy::config::{AccessLogFormat, EntryPoint, StaticConfig};
 
 /// Mesh: a Kubernetes ingress controller with status on every resource.
 #[derive(Debug, Parser)]
@@ -48,6 +48,9 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 
     #[command(flatten)]
+    pub access_log: AccessLogArgs,
+
+    #[command(flatten)]
     pub provider: ProviderArgs,
 
     #[command(flatten)]
@@ -55,6 +58,46 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub leader: LeaderArgs,
+}
+
+impl RunArgs {
+    /// The proxy's settings for the life of the process.
+    pub fn static_config(&self) -> StaticConfig {
+        StaticConfig {
+            entry_points: self.entrypoints.iter().cloned().collect(),
+            admin_address: Some(self.admin_addr),
+            access_logs: self.access_log.enabled,
+            access_log_path: self.access_log.path.clone(),
+            access_log_format: match self.access_log.format {
+                AccessLogStyle::Json => AccessLogFormat::Json,
+                AccessLogStyle::Common => AccessLogFormat::Common,
+            },
+        }
+    }
+}
+
+/// Access log of the proxy; a router's `observability.accessLogs` overrides `--access-log`.
+#[derive(Debug, Args)]
+pub struct AccessLogArgs {
+    /// Write an access log line per request.
+    #[arg(long = "access-log")]
+    pub enabled: bool,
+
+    /// Append access log lines to this file instead of standard output.
+    #[arg(long = "access-log-path", value_name = "FILE")]
+    pub path: Option<PathBuf>,
+
+    /// Access log line format.
+    #[arg(long = "access-log-format", value_enum, default_value_t = AccessLogStyle::Json)]
+    pub format: AccessLogStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessLogStyle {
+    /// One JSON object per line (Traefik's field names).
+    Json,
+    /// Common Log Format plus router, service and duration.
+    Common,
 }
 
 /// Provider switches, named after Traefik's `providers.kubernetesCRD` options.
@@ -205,6 +248,9 @@ mod tests {
             "0.0.0.0:8443".parse().unwrap()
         );
         assert_eq!(run.admin_addr, "127.0.0.1:9000".parse().unwrap());
+        let proxy = run.static_config();
+        assert!(!proxy.access_logs);
+        assert_eq!(proxy.access_log_format, AccessLogFormat::Json);
         assert_eq!(run.provider.api_groups, vec!["mesh.io"]);
         assert_eq!(run.provider.throttle, Duration::ZERO);
         assert!(run.leader.leader_elect);
@@ -249,6 +295,26 @@ mod tests {
         assert!(err.to_string().contains("unknown protocol `sctp`"), "{err}");
         let err = Cli::try_parse_from(["mesh", "run", "--throttle", "fast"]).unwrap_err();
         assert!(err.to_string().contains("expected a duration"), "{err}");
+    }
+
+    #[test]
+    fn access_log_flags_reach_the_proxy_settings() {
+        let run = run_args(&[
+            "--access-log",
+            "--access-log-path",
+            "/var/log/mesh/access.log",
+            "--access-log-format",
+            "common",
+        ]);
+        let proxy = run.static_config();
+        assert!(proxy.access_logs);
+        assert_eq!(
+            proxy.access_log_path.as_deref(),
+            Some(std::path::Path::new("/var/log/mesh/access.log"))
+        );
+        assert_eq!(proxy.access_log_format, AccessLogFormat::Common);
+        let err = Cli::try_parse_from(["mesh", "run", "--access-log-format", "xml"]).unwrap_err();
+        assert!(err.to_string().contains("xml"), "{err}");
     }
 
     #[test]

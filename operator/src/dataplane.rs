@@ -1,11 +1,10 @@
 //! The proxy behind the pipeline's [`DataPlane`] trait: starting its listeners, applying
 //! configurations, serving the status board on `/api/status`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use mesh_proxy::config::{Config, EntryPoint, StaticConfig};
+use mesh_proxy::config::{Config, StaticConfig};
 use mesh_proxy::runtime::ApplyReport;
 use mesh_proxy::{Proxy, RunningProxy};
 
@@ -58,15 +57,9 @@ pub fn verdict_of(report: &ApplyReport) -> ProxyVerdict {
 
 /// Starts the proxy's entry points and admin API; `/api/status` serves `board`.
 pub async fn start(
-    entrypoints: &[(String, EntryPoint)],
-    admin: SocketAddr,
+    static_config: StaticConfig,
     board: StatusBoard,
 ) -> anyhow::Result<(Arc<dyn DataPlane>, RunningProxy)> {
-    let static_config = StaticConfig {
-        entry_points: entrypoints.iter().cloned().collect(),
-        admin_address: Some(admin),
-        ..StaticConfig::default()
-    };
     let proxy = Proxy::new(static_config);
     proxy.set_status_source(Arc::new(move || board.to_json()));
     let running = proxy.start().await.context("cannot open the listeners")?;
@@ -117,16 +110,23 @@ mod tests {
         assert_eq!(warned.reason, "UnknownEntryPoint");
     }
 
+    use mesh_proxy::config::EntryPoint;
+
+    /// One entry point and the admin API, both on free loopback ports.
+    fn settings(entry_point: &str) -> StaticConfig {
+        StaticConfig {
+            entry_points: [EntryPoint::parse_named(entry_point).unwrap()]
+                .into_iter()
+                .collect(),
+            admin_address: Some("127.0.0.1:0".parse().unwrap()),
+            ..StaticConfig::default()
+        }
+    }
+
     #[tokio::test]
     async fn serves_the_status_board_and_applies_configs() {
         let board = StatusBoard::new();
-        let entrypoints = vec![(
-            "web".to_owned(),
-            EntryPoint::parse_named("web=127.0.0.1:0").unwrap().1,
-        )];
-        let (plane, running) = start(&entrypoints, "127.0.0.1:0".parse().unwrap(), board)
-            .await
-            .unwrap();
+        let (plane, running) = start(settings("web=127.0.0.1:0"), board).await.unwrap();
         assert!(running.entry_point("web").is_some());
         let first = plane.apply(Config::default());
         let second = plane.apply(Config::default());
@@ -138,20 +138,10 @@ mod tests {
     async fn a_taken_port_is_a_clear_error() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = taken.local_addr().unwrap();
-        let entrypoints = vec![(
-            "web".to_owned(),
-            EntryPoint::parse_named(&format!("web={address}"))
-                .unwrap()
-                .1,
-        )];
-        let error = start(
-            &entrypoints,
-            "127.0.0.1:0".parse().unwrap(),
-            StatusBoard::new(),
-        )
-        .await
-        .err()
-        .expect("the port is taken");
+        let error = start(settings(&format!("web={address}")), StatusBoard::new())
+            .await
+            .err()
+            .expect("the port is taken");
         let text = format!("{error:#}");
         assert!(text.contains("cannot open the listeners"), "{text}");
         assert!(text.contains(&address.to_string()), "{text}");

@@ -23,7 +23,9 @@ pub mod udp;
 pub use middleware::Middleware;
 pub use router::{Router, RouterObservability, RouterTls};
 pub use service::Service;
-pub use static_config::{EntryPoint, EntryPointParseError, Protocol, StaticConfig};
+pub use static_config::{
+    AccessLogFormat, EntryPoint, EntryPointParseError, Protocol, StaticConfig,
+};
 pub use tcp::TcpConfig;
 pub use tls::TlsConfig;
 pub use transport::ServersTransport;

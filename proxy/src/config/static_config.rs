@@ -18,6 +18,19 @@ pub struct StaticConfig {
     pub access_logs: bool,
     /// Where access log lines go (appended); `None` means standard output.
     pub access_log_path: Option<PathBuf>,
+    /// How each access log line is written.
+    pub access_log_format: AccessLogFormat,
+}
+
+/// The shape of an access log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogFormat {
+    /// One JSON object per line, with Traefik's field names.
+    #[default]
+    Json,
+    /// Common Log Format, followed by router, service and duration as Traefik writes it.
+    Common,
 }
 
 impl Default for StaticConfig {
@@ -27,6 +40,7 @@ impl Default for StaticConfig {
             admin_address: Some(SocketAddr::from(([127, 0, 0, 1], 9000))),
             access_logs: false,
             access_log_path: None,
+            access_log_format: AccessLogFormat::Json,
         }
     }
 }

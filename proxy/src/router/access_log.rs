@@ -1,9 +1,12 @@
-//! The structured access log: one JSON line per request, written by a background task so the
-//! request path only pushes an entry into a bounded channel (entries are dropped, and
-//! counted, when the writer falls behind rather than slowing traffic down).
+//! The access log: one line per request, JSON (Traefik's field names) or Common Log Format,
+//! written by a background task so the request path only pushes an entry into a bounded
+//! channel (entries are dropped, and counted, when the writer falls behind rather than
+//! slowing traffic down).
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use http::Request;
 use serde::Serialize;
@@ -12,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Connection, Route};
 use crate::body::Body;
+use crate::config::AccessLogFormat;
 
 const QUEUE_CAPACITY: usize = 8192;
 
@@ -19,8 +23,8 @@ const QUEUE_CAPACITY: usize = 8192;
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AccessLogEntry {
-    #[serde(rename = "StartUTC")]
-    pub start_utc: String,
+    #[serde(rename = "StartUTC", serialize_with = "rfc3339_millis")]
+    pub start_utc: DateTime<Utc>,
     pub client_addr: String,
     pub request_method: String,
     pub request_host: String,
@@ -33,6 +37,11 @@ pub struct AccessLogEntry {
     pub downstream_status: u16,
     /// Nanoseconds to response headers.
     pub duration: u64,
+    /// For the Common Log Format line only.
+    #[serde(skip)]
+    pub referer: String,
+    #[serde(skip)]
+    pub user_agent: String,
 }
 
 impl AccessLogEntry {
@@ -43,8 +52,15 @@ impl AccessLogEntry {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().authority().map(|a| a.as_str()))
             .unwrap_or_default();
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("-")
+                .to_owned()
+        };
         AccessLogEntry {
-            start_utc: rfc3339(SystemTime::now()),
+            start_utc: Utc::now(),
             client_addr: conn.client_addr.to_string(),
             request_method: req.method().to_string(),
             request_host: host.to_owned(),
@@ -59,7 +75,38 @@ impl AccessLogEntry {
             entry_point_name: conn.entry_point.to_string(),
             downstream_status: 0,
             duration: 0,
+            referer: header(http::header::REFERER),
+            user_agent: header(http::header::USER_AGENT),
         }
+    }
+
+    /// Appends the entry as one line (with its newline) in `format`.
+    fn write_line(&self, format: AccessLogFormat, line: &mut Vec<u8>) -> std::io::Result<()> {
+        use std::io::Write as _;
+        match format {
+            AccessLogFormat::Json => serde_json::to_writer(&mut *line, self)?,
+            // Traefik's CLF: the usual fields, then router, service and duration.
+            AccessLogFormat::Common => write!(
+                line,
+                "{client} - - [{time}] \"{method} {path} {protocol}\" {status} - \"{referer}\" \"{agent}\" \"{router}\" \"{service}\" {millis}ms",
+                client = self
+                    .client_addr
+                    .rsplit_once(':')
+                    .map_or(&*self.client_addr, |(ip, _)| ip),
+                time = self.start_utc.format("%d/%b/%Y:%H:%M:%S %z"),
+                method = self.request_method,
+                path = self.request_path,
+                protocol = self.request_protocol,
+                status = self.downstream_status,
+                referer = self.referer,
+                agent = self.user_agent,
+                router = self.router_name,
+                service = self.service_name,
+                millis = self.duration / 1_000_000,
+            )?,
+        }
+        line.push(b'\n');
+        Ok(())
     }
 
     pub(super) fn finish(mut self, status: u16, elapsed: Duration) -> Self {
@@ -101,7 +148,7 @@ impl AccessLog {
     }
 
     /// Starts the writer task on `out`. Only the first call starts one.
-    pub fn spawn_writer<W>(&self, mut out: W)
+    pub fn spawn_writer<W>(&self, mut out: W, format: AccessLogFormat)
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
@@ -117,10 +164,9 @@ impl AccessLog {
             let mut line = Vec::with_capacity(512);
             while let Some(entry) = receiver.recv().await {
                 line.clear();
-                if serde_json::to_writer(&mut line, &entry).is_err() {
+                if entry.write_line(format, &mut line).is_err() {
                     continue;
                 }
-                line.push(b'\n');
                 if let Err(err) = out.write_all(&line).await {
                     tracing::warn!(error = %err, "access log write failed; stopping the access log");
                     return;
@@ -137,57 +183,66 @@ impl AccessLog {
     }
 }
 
-/// `2026-11-24T04:40:29.123Z`, without a date library.
-fn rfc3339(time: SystemTime) -> String {
-    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since_epoch.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:03}Z",
-        since_epoch.subsec_millis()
-    )
+/// `2026-11-24T04:40:29.123Z`, as Traefik writes `StartUTC`.
+fn rfc3339_millis<S: serde::Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn formats_utc_timestamps() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_494_029_123);
-        assert_eq!(rfc3339(t), "2026-11-24T04:20:29.123Z");
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
-    }
-
-    #[test]
-    fn entries_are_dropped_and_counted_without_a_writer_once_full() {
-        let log = AccessLog::default();
-        let entry = AccessLogEntry {
-            start_utc: String::new(),
-            client_addr: String::new(),
+    fn entry() -> AccessLogEntry {
+        AccessLogEntry {
+            start_utc: DateTime::from_timestamp_millis(1_795_494_029_123).unwrap_or_default(),
+            client_addr: "10.0.0.7:51234".into(),
             request_method: "GET".into(),
-            request_host: String::new(),
-            request_path: "/".into(),
+            request_host: "app.example".into(),
+            request_path: "/a?b=1".into(),
             request_protocol: "HTTP/1.1".into(),
             router_name: "r".into(),
             service_name: "s".into(),
             entry_point_name: "web".into(),
             downstream_status: 200,
-            duration: 1,
-        };
+            duration: 12_300_000,
+            referer: "-".into(),
+            user_agent: "curl/8".into(),
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_traefik_field_names_and_a_utc_timestamp() {
+        let mut line = Vec::new();
+        entry()
+            .write_line(AccessLogFormat::Json, &mut line)
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(value["StartUTC"], "2026-11-24T04:20:29.123Z");
+        assert_eq!(value["DownstreamStatus"], 200);
+        assert_eq!(value["entryPointName"], "web");
+        assert!(
+            value.get("UserAgent").is_none(),
+            "CLF-only fields stay out of JSON"
+        );
+        assert_eq!(line.last(), Some(&b'\n'));
+    }
+
+    #[test]
+    fn common_log_format_lines_follow_traefik() {
+        let mut line = Vec::new();
+        entry()
+            .write_line(AccessLogFormat::Common, &mut line)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "10.0.0.7 - - [24/Nov/2026:04:20:29 +0000] \"GET /a?b=1 HTTP/1.1\" 200 - \"-\" \"curl/8\" \"r\" \"s\" 12ms\n"
+        );
+    }
+
+    #[test]
+    fn entries_are_dropped_and_counted_without_a_writer_once_full() {
+        let log = AccessLog::default();
+        let entry = entry();
         for _ in 0..QUEUE_CAPACITY + 3 {
             log.send(entry.clone());
         }

@@ -139,8 +139,9 @@ impl Proxy {
 
     async fn start_access_log(&self) -> Result<(), ServeError> {
         let log = &self.shared.access_log;
+        let format = self.shared.static_config.access_log_format;
         match &self.shared.static_config.access_log_path {
-            None => log.spawn_writer(tokio::io::stdout()),
+            None => log.spawn_writer(tokio::io::stdout(), format),
             Some(path) => {
                 let file = tokio::fs::OpenOptions::new()
                     .create(true)
@@ -151,7 +152,7 @@ impl Proxy {
                         path: path.display().to_string(),
                         source,
                     })?;
-                log.spawn_writer(file);
+                log.spawn_writer(file, format);
             }
         }
         Ok(())
