@@ -34,36 +34,23 @@ pub(crate) fn translate_middlewares(ctx: &mut Context<'_>) {
             continue;
         }
         let object = ObjectRef::new(ObjectKind::Middleware, key);
-        match entry {
-            Entry::Invalid {
-                generation, error, ..
-            } => {
-                ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(
-                    &object,
-                    Reason::InvalidSpec,
-                    format!("spec does not decode: {error}"),
-                );
-            }
-            Entry::Valid(middleware) => {
-                ctx.book.track(&object, middleware.meta.generation, false);
-                let mut staged = Staged::default();
-                match build_middleware(ctx, &mut staged, middleware) {
-                    Ok(built) => {
-                        for warning in staged.commit(ctx) {
-                            ctx.book.degraded(&object, warning.reason, warning.message);
-                        }
-                        ctx.config
-                            .http
-                            .middlewares
-                            .insert(object_id(&key.namespace, &key.name), built);
-                    }
-                    Err(problem) => {
-                        ctx.book
-                            .object_problem(&object, problem.reason, problem.message)
-                    }
+        let Some(middleware) = ctx.book.track_entry(&object, entry) else {
+            continue;
+        };
+        let mut staged = Staged::default();
+        match build_middleware(ctx, &mut staged, middleware) {
+            Ok(built) => {
+                for warning in staged.commit(ctx) {
+                    ctx.book.degraded(&object, warning.reason, warning.message);
                 }
+                ctx.config
+                    .http
+                    .middlewares
+                    .insert(object_id(&key.namespace, &key.name), built);
             }
+            Err(problem) => ctx
+                .book
+                .object_problem(&object, problem.reason, problem.message),
         }
     }
 }
@@ -75,32 +62,19 @@ pub(crate) fn translate_middleware_tcps(ctx: &mut Context<'_>) {
             continue;
         }
         let object = ObjectRef::new(ObjectKind::MiddlewareTcp, key);
-        match entry {
-            Entry::Invalid {
-                generation, error, ..
-            } => {
-                ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(
-                    &object,
-                    Reason::InvalidSpec,
-                    format!("spec does not decode: {error}"),
-                );
+        let Some(middleware) = ctx.book.track_entry(&object, entry) else {
+            continue;
+        };
+        match build_tcp_middleware(&middleware.spec) {
+            Ok(built) => {
+                ctx.config
+                    .tcp
+                    .middlewares
+                    .insert(object_id(&key.namespace, &key.name), built);
             }
-            Entry::Valid(middleware) => {
-                ctx.book.track(&object, middleware.meta.generation, false);
-                match build_tcp_middleware(&middleware.spec) {
-                    Ok(built) => {
-                        ctx.config
-                            .tcp
-                            .middlewares
-                            .insert(object_id(&key.namespace, &key.name), built);
-                    }
-                    Err(problem) => {
-                        ctx.book
-                            .object_problem(&object, problem.reason, problem.message)
-                    }
-                }
-            }
+            Err(problem) => ctx
+                .book
+                .object_problem(&object, problem.reason, problem.message),
         }
     }
 }

@@ -12,7 +12,7 @@ use mesh_crds::status::{
     new_condition,
 };
 
-use crate::snapshot::ObjectRef;
+use crate::snapshot::{Entry, Object, ObjectRef};
 
 /// A condition without its timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +169,33 @@ impl StatusBook {
         let record = self.records.entry(object.clone()).or_default();
         record.generation = generation;
         record.has_routes = has_routes;
+    }
+
+    /// Registers a stored object and hands back its decoded form; one whose spec did not
+    /// decode is reported `InvalidSpec` instead, and `None` comes back.
+    pub fn track_entry<'e, S>(
+        &mut self,
+        object: &ObjectRef,
+        entry: &'e Entry<S>,
+    ) -> Option<&'e Object<S>> {
+        let has_routes = object.kind.has_routes();
+        match entry {
+            Entry::Invalid {
+                generation, error, ..
+            } => {
+                self.track(object, *generation, has_routes);
+                self.object_problem(
+                    object,
+                    Reason::InvalidSpec,
+                    format!("spec does not decode: {error}"),
+                );
+                None
+            }
+            Entry::Valid(valid) => {
+                self.track(object, valid.meta.generation, has_routes);
+                Some(valid)
+            }
+        }
     }
 
     /// A problem with the object as a whole (the object is not, or only partly, used).

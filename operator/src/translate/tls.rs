@@ -63,21 +63,9 @@ fn translate_tls_options(ctx: &mut Context<'_>) {
             continue;
         }
         let object = ObjectRef::new(ObjectKind::TlsOption, key);
-        let option = match entry {
-            Entry::Invalid {
-                generation, error, ..
-            } => {
-                ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(
-                    &object,
-                    Reason::InvalidSpec,
-                    format!("spec does not decode: {error}"),
-                );
-                continue;
-            }
-            Entry::Valid(option) => option,
+        let Some(option) = ctx.book.track_entry(&object, entry) else {
+            continue;
         };
-        ctx.book.track(&object, option.meta.generation, false);
         if key.name == DEFAULT
             && let Some(namespaces) = &duplicated_default
         {
@@ -139,21 +127,9 @@ fn translate_tls_stores(ctx: &mut Context<'_>) {
             continue;
         }
         let object = ObjectRef::new(ObjectKind::TlsStore, key);
-        let store = match entry {
-            Entry::Invalid {
-                generation, error, ..
-            } => {
-                ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(
-                    &object,
-                    Reason::InvalidSpec,
-                    format!("spec does not decode: {error}"),
-                );
-                continue;
-            }
-            Entry::Valid(store) => store,
+        let Some(store) = ctx.book.track_entry(&object, entry) else {
+            continue;
         };
-        ctx.book.track(&object, store.meta.generation, false);
         if key.name != DEFAULT {
             ctx.book.object_problem(
                 &object,

@@ -12,7 +12,7 @@ use super::Context;
 use super::backend::Problem;
 use super::load_balancer::{self, Staged};
 use super::names::object_id;
-use crate::snapshot::{Entry, Object, ObjectKind, ObjectRef};
+use crate::snapshot::{Object, ObjectKind, ObjectRef};
 
 /// A built TraefikService and the TraefikServices it refers to (checked once all are built).
 struct Built {
@@ -37,21 +37,9 @@ pub(crate) fn translate_traefik_services(ctx: &mut Context<'_>) {
             continue;
         }
         let object = ObjectRef::new(ObjectKind::TraefikService, key);
-        let service = match entry {
-            Entry::Invalid {
-                generation, error, ..
-            } => {
-                ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(
-                    &object,
-                    Reason::InvalidSpec,
-                    format!("spec does not decode: {error}"),
-                );
-                continue;
-            }
-            Entry::Valid(service) => service,
+        let Some(service) = ctx.book.track_entry(&object, entry) else {
+            continue;
         };
-        ctx.book.track(&object, service.meta.generation, false);
         let mut staged = Staged::default();
         let mut traefik_children = Vec::new();
         match build(ctx, &mut staged, &mut traefik_children, service) {

@@ -15,7 +15,7 @@ use super::backend::Problem;
 use super::load_balancer::duration;
 use super::names::object_id;
 use super::{Context, secrets};
-use crate::snapshot::{Entry, ObjectKind, ObjectRef};
+use crate::snapshot::{ObjectKind, ObjectRef};
 
 const TLS_VERSIONS: [&str; 4] = [
     "VersionTLS10",
@@ -31,21 +31,9 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             continue;
         }
         let object = ObjectRef::new(ObjectKind::ServersTransport, key);
-        let transport = match entry {
-            Entry::Invalid {
-                generation, error, ..
-            } => {
-                ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(
-                    &object,
-                    Reason::InvalidSpec,
-                    format!("spec does not decode: {error}"),
-                );
-                continue;
-            }
-            Entry::Valid(transport) => transport,
+        let Some(transport) = ctx.book.track_entry(&object, entry) else {
+            continue;
         };
-        ctx.book.track(&object, transport.meta.generation, false);
         let spec = &transport.spec;
         let mut problems = Vec::new();
         let namespace = &key.namespace;
@@ -120,21 +108,9 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             continue;
         }
         let object = ObjectRef::new(ObjectKind::ServersTransportTcp, key);
-        let transport = match entry {
-            Entry::Invalid {
-                generation, error, ..
-            } => {
-                ctx.book.track(&object, *generation, false);
-                ctx.book.object_problem(
-                    &object,
-                    Reason::InvalidSpec,
-                    format!("spec does not decode: {error}"),
-                );
-                continue;
-            }
-            Entry::Valid(transport) => transport,
+        let Some(transport) = ctx.book.track_entry(&object, entry) else {
+            continue;
         };
-        ctx.book.track(&object, transport.meta.generation, false);
         let spec = &transport.spec;
         let namespace = &key.namespace;
         let mut problems = Vec::new();
