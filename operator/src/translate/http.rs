@@ -77,36 +77,19 @@ fn translate_one(
                     ctx.book.degraded(object, warning.reason, warning.message);
                 }
                 if let Some(tls_spec) = route_tls {
-                    let options = tls::route_options(
+                    let site = tls::RouteSite {
+                        object,
+                        index,
+                        router: &router_name,
+                    };
+                    let Some(option_id) = tls::route_option_id(
                         ctx,
+                        &site,
                         namespace,
                         tls_spec.options.as_ref(),
                         &format!("{location}: tls.options"),
-                    );
-                    let option_id = match options {
-                        Ok(tls::RouteOption::Found(id)) => id,
-                        Ok(tls::RouteOption::Missing(id, problem)) => {
-                            // Kept so the proxy refuses handshakes for these hosts rather
-                            // than serving them with weaker options.
-                            ctx.book.route_failed(
-                                object,
-                                index,
-                                &router_name,
-                                problem.reason,
-                                problem.message,
-                            );
-                            id
-                        }
-                        Err(problem) => {
-                            ctx.book.route_failed(
-                                object,
-                                index,
-                                &router_name,
-                                problem.reason,
-                                problem.message,
-                            );
-                            continue;
-                        }
+                    ) else {
+                        continue;
                     };
                     tls::claim_hosts(
                         ctx,

@@ -62,34 +62,19 @@ fn translate_one(
         match build_router(ctx, object, ingress_route, route, &location, &router_name) {
             Ok(mut router) => {
                 if let Some(tls_spec) = &spec.tls {
-                    let options = tls::route_options(
+                    let site = tls::RouteSite {
+                        object,
+                        index,
+                        router: &router_name,
+                    };
+                    let Some(option_id) = tls::route_option_id(
                         ctx,
+                        &site,
                         namespace,
                         tls_spec.options.as_ref(),
                         &format!("{location}: tls.options"),
-                    );
-                    let option_id = match options {
-                        Ok(tls::RouteOption::Found(id)) => id,
-                        Ok(tls::RouteOption::Missing(id, problem)) => {
-                            ctx.book.route_failed(
-                                object,
-                                index,
-                                &router_name,
-                                problem.reason,
-                                problem.message,
-                            );
-                            id
-                        }
-                        Err(problem) => {
-                            ctx.book.route_failed(
-                                object,
-                                index,
-                                &router_name,
-                                problem.reason,
-                                problem.message,
-                            );
-                            continue;
-                        }
+                    ) else {
+                        continue;
                     };
                     router.tls = Some(TcpRouterTls {
                         passthrough: tls_spec.passthrough,

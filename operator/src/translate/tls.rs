@@ -226,15 +226,48 @@ pub(crate) fn load_route_certificate(
     add_certificate(ctx, namespace, secret, location)
 }
 
+/// Where a route sits, so a finding about it lands on the right `status.routes[]` entry.
+pub(crate) struct RouteSite<'a> {
+    pub object: &'a ObjectRef,
+    pub index: usize,
+    pub router: &'a str,
+}
+
+/// The TLS option id a route's router uses (empty: the default options), with any problem
+/// reported on the route. A permitted but missing option keeps its id, so the proxy refuses
+/// handshakes for the route's hosts rather than serving them with weaker options; `None`
+/// means the reference itself is refused and the route is dropped.
+pub(crate) fn route_option_id(
+    ctx: &mut Context<'_>,
+    site: &RouteSite<'_>,
+    namespace: &str,
+    reference: Option<&SpecRef>,
+    location: &str,
+) -> Option<String> {
+    let (id, problem) = match route_options(ctx, namespace, reference, location) {
+        Ok(RouteOption::Found(id)) => return Some(id),
+        Ok(RouteOption::Missing(id, problem)) => (Some(id), problem),
+        Err(problem) => (None, problem),
+    };
+    ctx.book.route_failed(
+        site.object,
+        site.index,
+        site.router,
+        problem.reason,
+        problem.message,
+    );
+    id
+}
+
 /// The TLS options a route asks for.
-pub(crate) enum RouteOption {
+enum RouteOption {
     /// Usable; empty means the default options.
     Found(String),
     /// Permitted but absent: the router keeps the id so the proxy refuses its handshakes.
     Missing(String, Problem),
 }
 
-pub(crate) fn route_options(
+fn route_options(
     ctx: &Context<'_>,
     namespace: &str,
     reference: Option<&SpecRef>,
