@@ -86,24 +86,15 @@ pub(crate) fn route_middleware(
     reference: &SpecRef,
     location: &str,
 ) -> Result<String, Problem> {
-    let resolved = refs::resolve(
-        ctx.options,
+    usable_middleware(
+        ctx,
         namespace,
-        &reference.name,
-        reference.namespace.as_deref(),
-        "Middleware",
+        reference,
         location,
-    )?;
-    if ctx.config.http.middlewares.contains_key(&resolved.id) {
-        return Ok(resolved.id);
-    }
-    Err(missing(
-        resolved,
-        &reference.name,
         "Middleware",
-        location,
+        |id| ctx.config.http.middlewares.contains_key(id),
         |key| ctx.snapshot.middlewares.contains_key(key),
-    ))
+    )
 }
 
 /// A MiddlewareTCP reference, same rules as HTTP.
@@ -113,24 +104,40 @@ pub(crate) fn route_middleware_tcp(
     reference: &SpecRef,
     location: &str,
 ) -> Result<String, Problem> {
+    usable_middleware(
+        ctx,
+        namespace,
+        reference,
+        location,
+        "MiddlewareTCP",
+        |id| ctx.config.tcp.middlewares.contains_key(id),
+        |key| ctx.snapshot.middleware_tcps.contains_key(key),
+    )
+}
+
+/// The id of a referenced middleware of kind `what` when the reference is permitted and the
+/// middleware was built (`built`); otherwise why not, told apart by whether it is stored.
+fn usable_middleware(
+    ctx: &Context<'_>,
+    namespace: &str,
+    reference: &SpecRef,
+    location: &str,
+    what: &str,
+    built: impl Fn(&str) -> bool,
+    stored: impl Fn(&crate::snapshot::ObjectKey) -> bool,
+) -> Result<String, Problem> {
     let resolved = refs::resolve(
         ctx.options,
         namespace,
         &reference.name,
         reference.namespace.as_deref(),
-        "MiddlewareTCP",
+        what,
         location,
     )?;
-    if ctx.config.tcp.middlewares.contains_key(&resolved.id) {
+    if built(&resolved.id) {
         return Ok(resolved.id);
     }
-    Err(missing(
-        resolved,
-        &reference.name,
-        "MiddlewareTCP",
-        location,
-        |key| ctx.snapshot.middleware_tcps.contains_key(key),
-    ))
+    Err(missing(resolved, &reference.name, what, location, stored))
 }
 
 fn missing(
