@@ -1,12 +1,13 @@
 //! `http.services.<name>`: load balancers over servers and the services composed of other
-//! services (weighted, mirroring, failover), shaped like Traefik's dynamic configuration.
+//! services (weighted, highest random weight, mirroring, failover), shaped like Traefik's
+//! dynamic configuration.
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::transport::Duration;
 
-/// One HTTP service. Exactly one of the four kinds must be set; [`Service::kind`] checks it.
+/// One HTTP service. Exactly one of the five kinds must be set; [`Service::kind`] checks it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Service {
@@ -15,9 +16,16 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weighted: Option<Weighted>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub highest_random_weight: Option<HighestRandomWeight>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mirroring: Option<Mirroring>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failover: Option<Failover>,
+    /// Service-level middlewares (names in `http.middlewares`): they run for every router
+    /// that uses this service, after the router's own middlewares, before the request is
+    /// forwarded. Any kind may carry them, so a parent service can add them for its children.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub middlewares: Vec<String>,
 }
 
 /// The one kind a [`Service`] is.
@@ -25,6 +33,7 @@ pub struct Service {
 pub enum ServiceKind<'a> {
     LoadBalancer(&'a ServersLoadBalancer),
     Weighted(&'a Weighted),
+    HighestRandomWeight(&'a HighestRandomWeight),
     Mirroring(&'a Mirroring),
     Failover(&'a Failover),
 }
@@ -32,7 +41,9 @@ pub enum ServiceKind<'a> {
 /// A service that sets no kind or several.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceKindError {
-    #[error("no service type set (expected one of loadBalancer, weighted, mirroring, failover)")]
+    #[error(
+        "no service type set (expected one of loadBalancer, weighted, highestRandomWeight, mirroring, failover)"
+    )]
     Unspecified,
     #[error("several service types set ({0}); exactly one is allowed")]
     Several(String),
@@ -53,6 +64,9 @@ impl Service {
         }
         if let Some(weighted) = &self.weighted {
             kinds.push(("weighted", ServiceKind::Weighted(weighted)));
+        }
+        if let Some(hrw) = &self.highest_random_weight {
+            kinds.push(("highestRandomWeight", ServiceKind::HighestRandomWeight(hrw)));
         }
         if let Some(mirroring) = &self.mirroring {
             kinds.push(("mirroring", ServiceKind::Mirroring(mirroring)));
@@ -79,7 +93,7 @@ impl Service {
 #[serde(rename_all = "camelCase", default)]
 pub struct ServersLoadBalancer {
     pub servers: Vec<Server>,
-    /// `wrr` (default) or `p2c`; `RoundRobin` is read as `wrr`.
+    /// `wrr` (default), `p2c`, `hrw` or `leasttime`; `RoundRobin` is read as `wrr`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,6 +151,13 @@ pub enum Strategy {
     Wrr,
     #[serde(rename = "p2c")]
     P2c,
+    /// Highest random weight: the same client IP always gets the same server.
+    #[serde(rename = "hrw")]
+    Hrw,
+    /// The server with the lowest average time to response headers, scaled by the requests
+    /// in flight and the weight.
+    #[serde(rename = "leasttime")]
+    LeastTime,
 }
 
 /// Sticky sessions; only a cookie is supported (as in Traefik).
@@ -268,6 +289,14 @@ pub struct WeightedService {
     /// Default 1; 0 = never chosen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
+}
+
+/// `highestRandomWeight`: rendezvous hashing of the client IP over other services, so a
+/// client keeps its child while the set of children does not change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HighestRandomWeight {
+    pub services: Vec<WeightedService>,
 }
 
 /// `mirroring`: the main service answers; mirrors get copies of a share of the requests.
@@ -421,6 +450,43 @@ loadBalancer:
             failover.errors.map(|e| e.status),
             Some(vec!["500-504".to_owned()])
         );
+    }
+
+    #[test]
+    fn highest_random_weight_and_service_middlewares_round_trip() {
+        let yaml = "
+highestRandomWeight:
+  services:
+    - name: a
+      weight: 10
+    - name: b
+middlewares: [strip]
+";
+        let service: Service = serde_yaml::from_str(yaml).expect("valid yaml");
+        let Ok(ServiceKind::HighestRandomWeight(hrw)) = service.kind() else {
+            panic!("expected highestRandomWeight, got {:?}", service.kind());
+        };
+        assert_eq!(hrw.services[0].weight, Some(10));
+        assert_eq!(hrw.services[1].weight, None);
+        assert_eq!(service.middlewares, vec!["strip".to_owned()]);
+        let json = serde_json::to_value(&service).expect("ser");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "highestRandomWeight": {"services": [{"name": "a", "weight": 10}, {"name": "b"}]},
+                "middlewares": ["strip"],
+            })
+        );
+    }
+
+    #[test]
+    fn hrw_and_leasttime_strategies_are_read() {
+        for (text, strategy) in [("hrw", Strategy::Hrw), ("leasttime", Strategy::LeastTime)] {
+            let lb: ServersLoadBalancer =
+                serde_json::from_value(serde_json::json!({"strategy": text})).expect("valid");
+            assert_eq!(lb.strategy, Some(strategy));
+            assert_eq!(serde_json::to_value(strategy).expect("ser"), text);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::metrics::CounterRegistry;
 use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
 use crate::router::{Route, RouterTable};
 use crate::rule::{HttpRouterIndex, IndexEntry, MAX_USER_PRIORITY, parse_http};
-use crate::service::{ServiceBuildError, Services};
+use crate::service::{ServiceBuildError, ServiceErrorReason, Services};
 use crate::tcp::TcpGeneration;
 use crate::tls::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 use crate::udp::UdpGeneration;
@@ -230,7 +230,10 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         .keys()
         .map(|name| {
             let problems = match service_errors.get(name.as_str()) {
-                Some(err) => vec![Problem::new("ServiceInvalid", err.reason.to_string())],
+                Some(err) => vec![Problem::new(
+                    service_problem_reason(&err.reason),
+                    err.reason.to_string(),
+                )],
                 None => Vec::new(),
             };
             (
@@ -335,7 +338,7 @@ fn resolve_service(
     }
     if let Some(err) = service_errors.get(name) {
         problems.push(Problem::new(
-            "ServiceInvalid",
+            service_problem_reason(&err.reason),
             format!("service `{name}`: {}", err.reason),
         ));
         return None;
@@ -351,13 +354,25 @@ fn resolve_service(
 }
 
 fn middleware_problem(err: &MiddlewareError) -> Problem {
-    let reason = match err {
+    Problem::new(middleware_reason(err), err.to_string())
+}
+
+fn middleware_reason(err: &MiddlewareError) -> &'static str {
+    match err {
         MiddlewareError::NotFound(_) => "MiddlewareNotFound",
         MiddlewareError::Unsupported { .. } => "UnsupportedMiddleware",
         MiddlewareError::Kind { .. } | MiddlewareError::Invalid { .. } => "MiddlewareInvalid",
         MiddlewareError::Recursion { .. } => "RecursionDetected",
-    };
-    Problem::new(reason, err.to_string())
+    }
+}
+
+/// A service's own middlewares keep their middleware reason, so the router using the
+/// service says what is wrong rather than only that the service is.
+fn service_problem_reason(reason: &ServiceErrorReason) -> &'static str {
+    match reason {
+        ServiceErrorReason::Middleware(err) => middleware_reason(err),
+        _ => "ServiceInvalid",
+    }
 }
 
 fn make_route(

@@ -5,16 +5,21 @@ use std::sync::Arc;
 use tokio::task::AbortHandle;
 
 use super::balancer::{LoadBalancer, LoadBalancerSpec, Picker, Server};
-use super::composite::{Child, Failover, Mirror, Mirroring, Weighted, parse_status_ranges};
+use super::composite::{
+    Child, Failover, HighestRandomWeight, Mirror, Mirroring, Weighted, parse_status_ranges,
+};
 use super::health::{ActiveCheck, HealthCheckError, PassivePolicy, ServerHealth};
+use super::middlewares::WithMiddlewares;
+use super::rendezvous::Rendezvous;
 use super::sticky::StickyCookie;
 use super::wrr::WrrOrder;
 use super::{HttpService, ServiceState};
 use crate::config::HttpConfig;
 use crate::config::service::{
-    ServersLoadBalancer, Service, ServiceKind, ServiceKindError, Strategy,
+    ServersLoadBalancer, Service, ServiceKind, ServiceKindError, Strategy, WeightedService,
 };
 use crate::config::transport::ServersTransport;
+use crate::middleware::{ChainCompiler, MiddlewareError};
 use crate::upstream::{ServerTarget, TargetError, Transport, TransportError};
 
 /// A service that could not be built; routers using it cannot be served.
@@ -57,6 +62,8 @@ pub enum ServiceErrorReason {
     Percent { index: usize, percent: u32 },
     #[error("health checks need a tokio runtime; build services inside one")]
     NoRuntime,
+    #[error("service-level {0}")]
+    Middleware(#[source] MiddlewareError),
 }
 
 enum Node {
@@ -116,6 +123,7 @@ impl Services {
             failed: HashMap::new(),
             transport_errors: HashMap::new(),
             visiting: Vec::new(),
+            chains: ChainCompiler::new(&http.middlewares),
         };
         for name in http.services.keys() {
             builder.resolve(name);
@@ -173,6 +181,8 @@ struct Builder<'a> {
     transport_errors: HashMap<String, Arc<TransportError>>,
     /// Services being built, to detect cycles.
     visiting: Vec<String>,
+    /// Service-level middlewares, each compiled once per generation.
+    chains: ChainCompiler<'a>,
 }
 
 /// Names without `@provider` refer to the referrer's provider first, as in Traefik.
@@ -200,12 +210,21 @@ impl Builder<'_> {
             );
             return None;
         }
+        // Checked before building, so a service that cannot be used starts no health check.
+        let chain = match self.chains.chain(&config.middlewares) {
+            Ok(chain) => chain,
+            Err(error) => {
+                self.failed
+                    .insert(name.to_owned(), ServiceErrorReason::Middleware(error));
+                return None;
+            }
+        };
         self.visiting.push(name.to_owned());
         let built = self.build_one(name, config);
         self.visiting.pop();
         match built {
             Ok(node) => {
-                let service = node.service();
+                let service = WithMiddlewares::wrap(chain, node.service());
                 self.services
                     .nodes
                     .insert(name.to_owned(), (node, Arc::clone(&service)));
@@ -247,15 +266,7 @@ impl Builder<'_> {
         match config.kind()? {
             ServiceKind::LoadBalancer(lb) => self.load_balancer(name, lb).map(Node::LoadBalancer),
             ServiceKind::Weighted(weighted) => {
-                let mut children = Vec::with_capacity(weighted.services.len());
-                for child in &weighted.services {
-                    let (_, service) = self.child(&child.name, name)?;
-                    children.push((
-                        Arc::from(child.name.as_str()),
-                        service,
-                        child.weight.unwrap_or(1),
-                    ));
-                }
+                let children = self.weighted_children(&weighted.services, name)?;
                 let sticky = weighted
                     .sticky
                     .as_ref()
@@ -264,6 +275,13 @@ impl Builder<'_> {
                 Ok(Node::Composite(
                     "weighted",
                     Arc::new(Weighted::new(children, sticky)),
+                ))
+            }
+            ServiceKind::HighestRandomWeight(hrw) => {
+                let children = self.weighted_children(&hrw.services, name)?;
+                Ok(Node::Composite(
+                    "highestRandomWeight",
+                    Arc::new(HighestRandomWeight::new(children)),
                 ))
             }
             ServiceKind::Mirroring(mirroring) => {
@@ -305,6 +323,25 @@ impl Builder<'_> {
         }
     }
 
+    /// The children of a weighted or highestRandomWeight service: name as written, service,
+    /// weight (default 1).
+    fn weighted_children(
+        &mut self,
+        children: &[WeightedService],
+        parent: &str,
+    ) -> Result<Vec<(Arc<str>, Child, u32)>, ServiceErrorReason> {
+        let mut built = Vec::with_capacity(children.len());
+        for child in children {
+            let (_, service) = self.child(&child.name, parent)?;
+            built.push((
+                Arc::from(child.name.as_str()),
+                service,
+                child.weight.unwrap_or(1),
+            ));
+        }
+        Ok(built)
+    }
+
     fn load_balancer(
         &mut self,
         name: &str,
@@ -335,7 +372,12 @@ impl Builder<'_> {
                 .get(server.url.as_str())
                 .map(|health| Arc::clone(health))
                 .unwrap_or_default();
-            servers.push(Server::new(target, health, server.fenced));
+            servers.push(Server::new(
+                target,
+                health,
+                server.fenced,
+                server.weight.unwrap_or(1),
+            ));
         }
         let service_name: Arc<str> = Arc::from(name);
         if let (Some(check), Some(runtime)) = (&active, &runtime) {
@@ -349,16 +391,23 @@ impl Builder<'_> {
                 self.services.health_tasks.push(task.abort_handle());
             }
         }
+        let weights = || -> Vec<u32> {
+            config
+                .servers
+                .iter()
+                .map(|server| server.weight.unwrap_or(1))
+                .collect()
+        };
         let picker = match config.strategy.unwrap_or_default() {
-            Strategy::Wrr => {
-                let weights: Vec<u32> = config
+            Strategy::Wrr => Picker::Wrr(WrrOrder::new(&weights())),
+            Strategy::P2c => Picker::P2c,
+            Strategy::Hrw => Picker::Hrw(Rendezvous::new(
+                config
                     .servers
                     .iter()
-                    .map(|server| server.weight.unwrap_or(1))
-                    .collect();
-                Picker::Wrr(WrrOrder::new(&weights))
-            }
-            Strategy::P2c => Picker::P2c,
+                    .map(|server| (server.url.as_str(), server.weight.unwrap_or(1))),
+            )),
+            Strategy::LeastTime => Picker::LeastTime(WrrOrder::new(&weights())),
         };
         Ok(LoadBalancer::new(LoadBalancerSpec {
             name: service_name,

@@ -1,4 +1,5 @@
-//! Services made of other services: weighted round robin, mirroring and failover.
+//! Services made of other services: weighted round robin, highest random weight, mirroring
+//! and failover.
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use http::header::SET_COOKIE;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, BodyStream, StreamBody};
 
+use super::rendezvous::{Rendezvous, client_key};
 use super::sticky::StickyCookie;
 use super::wrr::WrrOrder;
 use super::{HttpService, RequestContext, errors};
@@ -97,6 +99,45 @@ impl HttpService for Weighted {
             .children
             .iter()
             .any(|(_, child)| child.is_available())
+    }
+}
+
+/// `highestRandomWeight`: the child for a request is chosen by rendezvous hashing of the
+/// client IP, so a client stays on one child; unavailable children are skipped.
+pub(crate) struct HighestRandomWeight {
+    children: Vec<Child>,
+    members: Rendezvous,
+}
+
+impl HighestRandomWeight {
+    /// `children`: name (the hashing identity), service, weight.
+    pub(crate) fn new(children: Vec<(Arc<str>, Child, u32)>) -> Self {
+        let members = Rendezvous::new(
+            children
+                .iter()
+                .map(|(name, _, weight)| (name.as_ref(), *weight)),
+        );
+        HighestRandomWeight {
+            children: children.into_iter().map(|(_, child, _)| child).collect(),
+            members,
+        }
+    }
+}
+
+impl HttpService for HighestRandomWeight {
+    fn call(&self, req: Request<Body>, cx: &RequestContext) -> BoxFuture<'static, Response<Body>> {
+        let key = client_key(cx.client_addr.ip());
+        match self
+            .members
+            .pick(key, |index| self.children[index].is_available())
+        {
+            Some(index) => self.children[index].call(req, cx),
+            None => futures::future::ready(errors::no_available_server()).boxed(),
+        }
+    }
+
+    fn is_available(&self) -> bool {
+        self.children.iter().any(|child| child.is_available())
     }
 }
 

@@ -1,7 +1,8 @@
 //! Runtime HTTP services: what a router hands a request to once it matched.
 //!
 //! [`Services::build`] turns `http.services` of one configuration into a set of
-//! [`HttpService`]s (server load balancers, weighted, mirroring, failover) that live as long
+//! [`HttpService`]s (server load balancers, weighted, highest random weight, mirroring,
+//! failover, each possibly behind its service-level middlewares) that live as long
 //! as that configuration generation. Health state, sticky tables and connection pools are
 //! carried over from the previous generation, so an apply neither resets a server that is
 //! down nor drops warm connections.
@@ -10,6 +11,8 @@ mod build;
 mod composite;
 mod errors;
 mod health;
+mod middlewares;
+mod rendezvous;
 mod sticky;
 mod wrr;
 
@@ -66,7 +69,7 @@ pub enum ServerStatus {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceState {
-    /// `loadBalancer`, `weighted`, `mirroring` or `failover`.
+    /// `loadBalancer`, `weighted`, `highestRandomWeight`, `mirroring` or `failover`.
     pub kind: &'static str,
     /// Whether the service can take requests now.
     pub available: bool,
