@@ -17,8 +17,8 @@ use mesh_proxy::config::transport::Duration;
 
 use super::Context;
 use super::backend::{self, Backend, Problem, Readiness};
-use super::names::{object_id, service_port_id};
-use super::refs;
+use super::names::{object_id, service_port_id, service_with_middlewares_id};
+use super::{middleware, refs};
 
 /// Services built for one route or object, not yet in the configuration.
 #[derive(Debug, Default)]
@@ -58,6 +58,17 @@ pub(crate) fn service_name(
 ) -> Result<String, Problem> {
     match spec.kind.as_deref().unwrap_or_default() {
         "" | "Service" => {}
+        "TraefikService" if !spec.middlewares.is_empty() => {
+            // The TraefikService is shared by name: there is no service of this reference
+            // alone to put them on, and dropping them silently could skip an auth check.
+            return Err(Problem::new(
+                Reason::UnsupportedValue,
+                format!(
+                    "{location}: middlewares on a TraefikService reference are not supported; \
+                     put them on the route or on the TraefikService's Services"
+                ),
+            ));
+        }
         "TraefikService" => return traefik_service_name(ctx, parent_namespace, spec, location),
         other => {
             return Err(Problem::new(
@@ -81,22 +92,56 @@ pub(crate) fn service_name(
         .as_deref()
         .filter(|ns| !ns.is_empty())
         .unwrap_or(parent_namespace);
+    let middlewares = service_middlewares(ctx, namespace, spec, location)?;
     let name = match own_name {
         Some(name) => name.to_string(),
-        None => service_port_id(
-            namespace,
-            &spec.name,
-            &spec
-                .port
-                .as_ref()
-                .map(backend::port_text)
-                .unwrap_or_default(),
-        ),
+        None => {
+            let id = service_port_id(
+                namespace,
+                &spec.name,
+                &spec
+                    .port
+                    .as_ref()
+                    .map(backend::port_text)
+                    .unwrap_or_default(),
+            );
+            if middlewares.is_empty() {
+                id
+            } else {
+                service_with_middlewares_id(&id, &middlewares)
+            }
+        }
     };
-    staged
-        .services
-        .push((name.clone(), Service::load_balancer(lb)));
+    staged.services.push((
+        name.clone(),
+        Service {
+            middlewares,
+            ..Service::load_balancer(lb)
+        },
+    ));
     Ok(name)
+}
+
+/// The service-level middlewares of a Kubernetes Service reference (reference §1.2, §4.3):
+/// resolved like a route's, relative to the Service's namespace.
+fn service_middlewares(
+    ctx: &Context<'_>,
+    service_namespace: &str,
+    spec: &LoadBalancerSpec,
+    location: &str,
+) -> Result<Vec<String>, Problem> {
+    spec.middlewares
+        .iter()
+        .enumerate()
+        .map(|(i, reference)| {
+            middleware::route_middleware(
+                ctx,
+                service_namespace,
+                reference,
+                &format!("{location}.middlewares[{i}]"),
+            )
+        })
+        .collect()
 }
 
 /// A TraefikService reference: permitted and existing (already translated, or at least
@@ -229,15 +274,6 @@ fn servers_load_balancer(
         lb.servers_transport =
             servers_transport(ctx, parent_namespace, &key.namespace, transport, location)?;
     }
-    if !spec.middlewares.is_empty() {
-        return Err(Problem::new(
-            Reason::UnsupportedValue,
-            format!(
-                "{location}: service-level middlewares are not supported by Mesh's proxy yet; put them on the route"
-            ),
-        ));
-    }
-
     if port.external_name_mismatch {
         staged.warnings.push(Problem::new(
             Reason::ExternalNamePortMismatch,
@@ -284,12 +320,8 @@ fn strategy(strategy: Option<&str>, location: &str) -> Result<Strategy, Problem>
     match strategy.unwrap_or_default() {
         "" | "wrr" | "RoundRobin" => Ok(Strategy::Wrr),
         "p2c" => Ok(Strategy::P2c),
-        other @ ("hrw" | "leasttime") => Err(Problem::new(
-            Reason::UnsupportedValue,
-            format!(
-                "{location}: load-balancing strategy {other:?} is not supported by Mesh (use wrr or p2c)"
-            ),
-        )),
+        "hrw" => Ok(Strategy::Hrw),
+        "leasttime" => Ok(Strategy::LeastTime),
         other => Err(Problem::new(
             Reason::UnsupportedValue,
             format!(

@@ -47,6 +47,13 @@ pub fn service_port_id(namespace: &str, service: &str, port: &str) -> String {
     normalize(&format!("{namespace}-{service}-{port}"))
 }
 
+/// A Kubernetes Service with service-level middlewares inside a composite service: the
+/// middlewares are part of the name, so two references to one Service with different
+/// middlewares never share (and overwrite) one service.
+pub fn service_with_middlewares_id(service_port_id: &str, middlewares: &[String]) -> String {
+    route_key(&middlewares.join(","), service_port_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,12 @@
-//! TraefikService -> weighted / mirroring / failover services (reference §1.7, §4.2, §6.5).
+//! TraefikService -> weighted / highestRandomWeight / mirroring / failover services
+//! (reference §1.7, §4.2, §6.5).
 
 use mesh_crds::status::Reason;
 use mesh_crds::{LoadBalancerSpec, TraefikServiceSpec};
 use mesh_proxy::config::Service;
 use mesh_proxy::config::service::{
-    Failover, FailoverErrors, MirrorService, Mirroring, Sticky, StickyCookie, Weighted,
-    WeightedService,
+    Failover, FailoverErrors, HighestRandomWeight, MirrorService, Mirroring, Sticky, StickyCookie,
+    Weighted, WeightedService,
 };
 
 use super::Context;
@@ -124,6 +125,34 @@ fn child(
     Ok(name)
 }
 
+/// The children of `weighted` or `highestRandomWeight` (named by `field`), with their
+/// weight (default 1, 0 kept).
+fn weighted_children(
+    ctx: &Context<'_>,
+    staged: &mut Staged,
+    traefik_children: &mut Vec<Child>,
+    namespace: &str,
+    entries: &[LoadBalancerSpec],
+    field: &str,
+) -> Result<Vec<WeightedService>, Problem> {
+    let mut services = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let name = child(
+            ctx,
+            staged,
+            traefik_children,
+            namespace,
+            entry,
+            &format!("{field}.services[{i}]"),
+        )?;
+        services.push(WeightedService {
+            name,
+            weight: Some(u32::try_from(entry.weight).unwrap_or(0)),
+        });
+    }
+    Ok(services)
+}
+
 fn build(
     ctx: &mut Context<'_>,
     staged: &mut Staged,
@@ -157,21 +186,14 @@ fn build(
     }
 
     if let Some(weighted) = &spec.weighted {
-        let mut services = Vec::with_capacity(weighted.services.len());
-        for (i, entry) in weighted.services.iter().enumerate() {
-            let name = child(
-                ctx,
-                staged,
-                traefik_children,
-                namespace,
-                entry,
-                &format!("weighted.services[{i}]"),
-            )?;
-            services.push(WeightedService {
-                name,
-                weight: Some(u32::try_from(entry.weight).unwrap_or(0)),
-            });
-        }
+        let services = weighted_children(
+            ctx,
+            staged,
+            traefik_children,
+            namespace,
+            &weighted.services,
+            "weighted",
+        )?;
         let sticky = weighted
             .sticky
             .as_ref()
@@ -239,11 +261,19 @@ fn build(
             ..Service::default()
         });
     }
-    if spec.highest_random_weight.is_some() {
-        return Err(Problem::new(
-            Reason::UnsupportedValue,
-            "highestRandomWeight is not supported by Mesh's proxy yet (use weighted)",
-        ));
+    if let Some(hrw) = &spec.highest_random_weight {
+        let services = weighted_children(
+            ctx,
+            staged,
+            traefik_children,
+            namespace,
+            &hrw.services,
+            "highestRandomWeight",
+        )?;
+        return Ok(Service {
+            highest_random_weight: Some(HighestRandomWeight { services }),
+            ..Service::default()
+        });
     }
     if let Some(failover) = &spec.failover {
         let main = child(
