@@ -15,6 +15,7 @@ mod operator_outage;
 mod operator_routing;
 mod operator_status;
 mod operator_support;
+mod operator_traefik_service;
 mod pod_network;
 mod rbac;
 mod status;
