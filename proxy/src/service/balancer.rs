@@ -30,24 +30,29 @@ pub(crate) struct Server {
     weight: u32,
     cookie_value: String,
     in_flight: AtomicUsize,
-    response_time: ResponseTime,
+    /// Shared across generations like `health`, so an apply does not send leasttime back
+    /// to trying every server.
+    response_time: Arc<ResponseTime>,
 }
 
 impl Server {
+    /// `previous`: the same server (same URL) in the previous generation, whose health and
+    /// response times carry over.
     pub(crate) fn new(
         target: ServerTarget,
-        health: Arc<ServerHealth>,
+        previous: Option<&Server>,
         fenced: bool,
         weight: u32,
     ) -> Self {
         Server {
             cookie_value: server_cookie_value(target.url()),
             target,
-            health,
+            health: previous.map_or_else(Default::default, |server| Arc::clone(&server.health)),
             fenced,
             weight,
             in_flight: AtomicUsize::new(0),
-            response_time: ResponseTime::default(),
+            response_time: previous
+                .map_or_else(Default::default, |server| Arc::clone(&server.response_time)),
         }
     }
 

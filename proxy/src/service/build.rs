@@ -8,7 +8,7 @@ use super::balancer::{LoadBalancer, LoadBalancerSpec, Picker, Server};
 use super::composite::{
     Child, Failover, HighestRandomWeight, Mirror, Mirroring, Weighted, parse_status_ranges,
 };
-use super::health::{ActiveCheck, HealthCheckError, PassivePolicy, ServerHealth};
+use super::health::{ActiveCheck, HealthCheckError, PassivePolicy};
 use super::middlewares::WithMiddlewares;
 use super::rendezvous::Rendezvous;
 use super::sticky::StickyCookie;
@@ -160,13 +160,13 @@ impl Services {
             .collect()
     }
 
-    /// Health states of a load balancer's servers by URL, to carry over.
-    fn previous_health(&self, service: &str) -> HashMap<&str, &Arc<ServerHealth>> {
+    /// The servers of a load balancer by URL, whose state carries over.
+    fn previous_servers(&self, service: &str) -> HashMap<&str, &Server> {
         match self.nodes.get(service) {
             Some((Node::LoadBalancer(lb), _)) => lb
                 .servers()
                 .iter()
-                .map(|server| (server.target.url(), &server.health))
+                .map(|server| (server.target.url(), server))
                 .collect(),
             _ => HashMap::new(),
         }
@@ -360,21 +360,17 @@ impl Builder<'_> {
             ),
             None => None,
         };
-        let previous_health = self
+        let previous_servers = self
             .previous
-            .map(|previous| previous.previous_health(name))
+            .map(|previous| previous.previous_servers(name))
             .unwrap_or_default();
         let mut servers = Vec::with_capacity(config.servers.len());
         for (index, server) in config.servers.iter().enumerate() {
             let target = ServerTarget::parse(&server.url, server.preserve_path)
                 .map_err(|source| ServiceErrorReason::Server { index, source })?;
-            let health = previous_health
-                .get(server.url.as_str())
-                .map(|health| Arc::clone(health))
-                .unwrap_or_default();
             servers.push(Server::new(
                 target,
-                health,
+                previous_servers.get(server.url.as_str()).copied(),
                 server.fenced,
                 server.weight.unwrap_or(1),
             ));
@@ -506,9 +502,9 @@ mod tests {
         let (services, errors) = Services::build(&checked_service(), None);
         assert!(errors.is_empty(), "{errors:?}");
         let health = services
-            .previous_health("svc")
+            .previous_servers("svc")
             .get("http://127.0.0.1:1")
-            .map(|health| Arc::clone(health))
+            .map(|server| Arc::clone(&server.health))
             .expect("server health");
         assert_eq!(services.health_tasks.len(), 1);
         drop(services);

@@ -272,30 +272,43 @@ async fn leasttime_prefers_the_fast_server() {
     })
     .await;
     let proxy = TestProxy::start().await;
-    proxy.apply_yaml(&format!(
-        r#"
+    let config = |other_router: &str| {
+        format!(
+            r#"
 http:
   routers:
     app: {{rule: "Host(`app.test`)", service: app}}
+    {other_router}: {{rule: "Host(`other.test`)", service: app}}
   services:
     app:
       loadBalancer:
         strategy: leasttime
         servers: [{{url: "{}"}}, {{url: "{}"}}]
 "#,
-        slow.url(),
-        fast.url()
-    ));
+            slow.url(),
+            fast.url()
+        )
+    };
+    proxy.apply_yaml(&config("first"));
     let client = client_from(2);
-    let mut counts = BTreeMap::<String, usize>::new();
-    for _ in 0..20 {
-        let (status, backend) = backend_of(&proxy, &client).await;
-        assert_eq!(status, StatusCode::OK);
-        *counts.entry(backend).or_default() += 1;
-    }
+    let count = async |requests: usize| {
+        let mut counts = BTreeMap::<String, usize>::new();
+        for _ in 0..requests {
+            let (status, backend) = backend_of(&proxy, &client).await;
+            assert_eq!(status, StatusCode::OK);
+            *counts.entry(backend).or_default() += 1;
+        }
+        counts
+    };
+    let counts = count(20).await;
     // Each server is tried once while unmeasured; then the fast one wins every time.
     assert_eq!(counts.get("slow"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("fast"), Some(&19), "{counts:?}");
+
+    // A new configuration keeps the averages: the slow server is not tried again.
+    proxy.apply_yaml(&config("second"));
+    let counts = count(10).await;
+    assert_eq!(counts.get("fast"), Some(&10), "{counts:?}");
 }
 
 fn closed_port() -> u16 {
