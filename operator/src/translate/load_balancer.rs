@@ -11,7 +11,7 @@ use mesh_crds::status::Reason;
 use mesh_proxy::config::Service;
 use mesh_proxy::config::service::{
     PassiveHealthCheck, ResponseForwarding, Server, ServerHealthCheck, ServersLoadBalancer, Sticky,
-    StickyCookie, Strategy,
+    StickyCookie, Strategy, Weighted, WeightedService,
 };
 use mesh_proxy::config::transport::Duration;
 
@@ -58,18 +58,16 @@ pub(crate) fn service_name(
 ) -> Result<String, Problem> {
     match spec.kind.as_deref().unwrap_or_default() {
         "" | "Service" => {}
-        "TraefikService" if !spec.middlewares.is_empty() => {
-            // The TraefikService is shared by name: there is no service of this reference
-            // alone to put them on, and dropping them silently could skip an auth check.
-            return Err(Problem::new(
-                Reason::UnsupportedValue,
-                format!(
-                    "{location}: middlewares on a TraefikService reference are not supported; \
-                     put them on the route or on the TraefikService's Services"
-                ),
-            ));
+        "TraefikService" => {
+            return traefik_service_with_middlewares(
+                ctx,
+                staged,
+                parent_namespace,
+                spec,
+                own_name,
+                location,
+            );
         }
-        "TraefikService" => return traefik_service_name(ctx, parent_namespace, spec, location),
         other => {
             return Err(Problem::new(
                 Reason::InvalidKind,
@@ -144,9 +142,52 @@ fn service_middlewares(
         .collect()
 }
 
+/// A TraefikService reference. The TraefikService is shared by name, so the reference's
+/// service-level middlewares go on a one-child service of its own, named like a Kubernetes
+/// Service's (`own_name`, or the middlewares hashed into the TraefikService's id).
+fn traefik_service_with_middlewares(
+    ctx: &Context<'_>,
+    staged: &mut Staged,
+    parent_namespace: &str,
+    spec: &LoadBalancerSpec,
+    own_name: Option<&str>,
+    location: &str,
+) -> Result<String, Problem> {
+    let id = traefik_service_name(ctx, parent_namespace, spec, location)?;
+    if spec.middlewares.is_empty() {
+        return Ok(id);
+    }
+    let namespace = spec
+        .namespace
+        .as_deref()
+        .filter(|ns| !ns.is_empty() && !spec.name.contains('@'))
+        .unwrap_or(parent_namespace);
+    let middlewares = service_middlewares(ctx, namespace, spec, location)?;
+    let name = match own_name {
+        Some(name) => name.to_string(),
+        None => service_with_middlewares_id(&id, &middlewares),
+    };
+    let only_child = Weighted {
+        services: vec![WeightedService {
+            name: id,
+            weight: Some(1),
+        }],
+        ..Weighted::default()
+    };
+    staged.services.push((
+        name.clone(),
+        Service {
+            weighted: Some(only_child),
+            middlewares,
+            ..Service::default()
+        },
+    ));
+    Ok(name)
+}
+
 /// A TraefikService reference: permitted and existing (already translated, or at least
 /// decoded when TraefikServices are being translated themselves).
-fn traefik_service_name(
+pub(crate) fn traefik_service_name(
     ctx: &Context<'_>,
     parent_namespace: &str,
     spec: &LoadBalancerSpec,

@@ -25,6 +25,8 @@ struct Built {
 /// A TraefikService used by another one.
 struct Child {
     id: String,
+    /// The service the parent names: `id`, or the one carrying the reference's middlewares.
+    service: String,
     location: String,
     /// namespace/name as written, for messages.
     shown: String,
@@ -85,6 +87,11 @@ fn drop_dangling(ctx: &mut Context<'_>, mut built: Vec<Built>) {
         for i in broken.into_iter().rev() {
             let b = built.remove(i);
             ctx.config.http.services.remove(&b.id);
+            // A middlewares carrier points at the child too; its other users are dropped
+            // as well, since they name the same child.
+            for child in b.traefik_children.iter().filter(|c| c.service != c.id) {
+                ctx.config.http.services.remove(&child.service);
+            }
             for child in &b.traefik_children {
                 if !ctx.config.http.services.contains_key(&child.id) {
                     ctx.book.object_problem(
@@ -111,13 +118,16 @@ fn child(
 ) -> Result<String, Problem> {
     let name = load_balancer::service_name(ctx, staged, namespace, spec, None, location)?;
     if spec.is_traefik_service() {
+        // The TraefikService itself, not the service carrying this reference's middlewares.
+        let id = load_balancer::traefik_service_name(ctx, namespace, spec, location)?;
         let shown = match spec.namespace.as_deref().filter(|ns| !ns.is_empty()) {
             _ if spec.name.contains('@') => spec.name.clone(),
             Some(ns) => format!("{ns}/{}", spec.name),
             None => format!("{namespace}/{}", spec.name),
         };
         traefik_children.push(Child {
-            id: name.clone(),
+            id,
+            service: name.clone(),
             location: location.to_string(),
             shown,
         });
