@@ -1,6 +1,6 @@
 //! A service reference (`LoadBalancerSpec`, reference §1.2) -> HTTP services of the proxy
 //! configuration: a servers load balancer for a Kubernetes Service, or the id of a
-//! TraefikService.
+//! TraefikService; either with the reference's service-level middlewares.
 //!
 //! Services are staged and only committed when the whole route (or TraefikService) resolves,
 //! so a failure never leaves half-built services behind (Traefik leaks them; Mesh does not).
@@ -120,8 +120,8 @@ pub(crate) fn service_name(
     Ok(name)
 }
 
-/// The service-level middlewares of a Kubernetes Service reference (reference §1.2, §4.3):
-/// resolved like a route's, relative to the Service's namespace.
+/// The service-level middlewares of a service reference (reference §1.2, §4.3): resolved
+/// like a route's, relative to the referenced service's namespace.
 fn service_middlewares(
     ctx: &Context<'_>,
     service_namespace: &str,
