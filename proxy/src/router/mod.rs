@@ -108,6 +108,8 @@ pub async fn dispatch(
     let log_entry = root
         .access_log
         .then(|| AccessLogEntry::start(&req, conn, &root));
+    // Children take no observability of their own: the root's metrics toggle decides.
+    let metrics = root.router_counters.is_some();
     let step = StepContext { tls: conn.tls };
     let (path, descent) = descend(root, &mut req, step, conn);
     // `path` is never empty: it starts at the root. The router that answered is the last one.
@@ -115,8 +117,8 @@ pub async fn dispatch(
         return not_found();
     };
     let timer = RequestTimer::start(
-        served.router_counters.as_deref(),
-        served.service_counters.as_deref(),
+        served.router_counters.as_deref().filter(|_| metrics),
+        served.service_counters.as_deref().filter(|_| metrics),
     );
     let mut response = match descent {
         Descent::Answered(response) => response,

@@ -2,7 +2,7 @@
 //! parent's middlewares, and every shape error shows in the admin API while the rest serves.
 use http::StatusCode;
 
-use crate::support::{EchoBackend, TestProxy, admin_json, get, http1_client};
+use crate::support::{EchoBackend, TestProxy, access_log_lines, admin_json, get, http1_client};
 
 #[tokio::test]
 async fn children_see_what_the_parent_middlewares_did() {
@@ -59,10 +59,79 @@ http:
     let (_, router) = admin_json(&proxy, "/api/http/routers/users").await;
     assert_eq!(router["status"], "enabled");
     assert_eq!(router["parentRefs"][0], "site");
+    // A child answers where its root does.
+    assert_eq!(router["using"], serde_json::json!(["web"]));
     assert_eq!(router["stats"]["requests"], 1);
     assert_eq!(router["stats"]["2xx"], 1);
     let (_, router) = admin_json(&proxy, "/api/http/routers/orders").await;
     assert_eq!(router["stats"]["requests"], 1);
+}
+
+#[tokio::test]
+async fn the_root_decides_logging_and_metrics_and_the_child_is_named() {
+    let path = std::env::temp_dir().join(format!("mesh-parents-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let backend = EchoBackend::start("app").await;
+    let log_path = path.clone();
+    let proxy = TestProxy::start_with(move |static_config| {
+        static_config.access_log_path = Some(log_path);
+        static_config.access_logs = false;
+    })
+    .await;
+    let report = proxy.apply_yaml(&format!(
+        r#"
+http:
+  routers:
+    quiet-root: {{rule: "Host(`quiet.test`)"}}
+    quiet-child: {{rule: "PathPrefix(`/`)", service: app, parentRefs: [quiet-root]}}
+    logged-root: {{rule: "Host(`logged.test`)", middlewares: [api-prefix], observability: {{accessLogs: true}}}}
+    logged-child: {{rule: "PathPrefix(`/api`)", service: app, parentRefs: [logged-root]}}
+  middlewares:
+    api-prefix: {{addPrefix: {{prefix: /api}}}}
+  services:
+    app: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+"#,
+        backend.url()
+    ));
+    assert!(report.is_clean(), "{report:?}");
+    let client = http1_client();
+    get(&client, proxy.web(), "quiet.test", "/not-logged").await;
+    let answer = get(&client, proxy.web(), "logged.test", "/x").await;
+    assert_eq!(answer.body, "app GET /api/x");
+
+    let (text, lines) = access_log_lines(&path).await;
+    assert_eq!(lines.len(), 1, "{text}");
+    let entry = &lines[0];
+    assert_eq!(entry["RouterName"], "logged-child");
+    assert_eq!(entry["ServiceName"], "app");
+    // Logged as the client sent it.
+    assert_eq!(entry["RequestPath"], "/x");
+    assert_eq!(entry["DownstreamStatus"], 200);
+
+    // The root's metrics toggle holds for its children too.
+    let report = proxy.apply_yaml(&format!(
+        r#"
+http:
+  routers:
+    dark-root: {{rule: "Host(`dark.test`)", observability: {{metrics: false}}}}
+    dark-child: {{rule: "PathPrefix(`/`)", service: app, parentRefs: [dark-root]}}
+  services:
+    app: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+"#,
+        backend.url()
+    ));
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(
+        get(&client, proxy.web(), "dark.test", "/").await.status,
+        StatusCode::OK
+    );
+    let (_, router) = admin_json(&proxy, "/api/http/routers/dark-child").await;
+    assert_eq!(router["status"], "enabled");
+    assert_eq!(
+        router["stats"]["requests"].as_u64().unwrap_or_default(),
+        0,
+        "{router}"
+    );
 }
 
 #[tokio::test]
