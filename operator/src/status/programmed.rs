@@ -62,6 +62,10 @@ fn mesh_reason(proxy_reason: &str) -> (Reason, Category) {
         "UnsupportedMiddleware" | "PriorityTooLarge" | "TlsNotServed" => {
             (Reason::UnsupportedValue, Category::Spec)
         }
+        "ServiceWithChildren" | "InvalidChildRouter" => (Reason::InvalidSpec, Category::Spec),
+        "RecursionDetected" => (Reason::RecursionDetected, Category::Spec),
+        // No served parent router above it: the parent is missing or itself refused.
+        "ParentNotFound" | "ParentUnreachable" => (Reason::ParentNotFound, Category::Reference),
         "ServiceNotFound" => (Reason::BackendNotFound, Category::Reference),
         "MiddlewareNotFound" => (Reason::MiddlewareNotFound, Category::Reference),
         "ServiceInvalid" | "MiddlewareInvalid" => (Reason::RefInvalid, Category::Reference),
@@ -456,6 +460,60 @@ mod tests {
             Reason::MiddlewareNotFound
         );
         assert!(a.routes[0].ready && !a.routes[1].ready);
+    }
+
+    #[test]
+    fn multi_layer_findings_land_on_the_condition_they_concern() {
+        let cases = [
+            (
+                "ParentNotFound",
+                ConditionType::ResolvedRefs,
+                Reason::ParentNotFound,
+            ),
+            (
+                "ParentUnreachable",
+                ConditionType::ResolvedRefs,
+                Reason::ParentNotFound,
+            ),
+            (
+                "ServiceWithChildren",
+                ConditionType::Accepted,
+                Reason::InvalidSpec,
+            ),
+            (
+                "InvalidChildRouter",
+                ConditionType::Accepted,
+                Reason::InvalidSpec,
+            ),
+            (
+                "RecursionDetected",
+                ConditionType::Accepted,
+                Reason::RecursionDetected,
+            ),
+            ("NoService", ConditionType::Accepted, Reason::InvalidSpec),
+        ];
+        for (proxy_reason, type_, reason) in cases {
+            let mut statuses = BTreeMap::from([(object("a"), status(true, 1))]);
+            let findings = [("r0", refused(proxy_reason, "the proxy's message"))];
+            apply_verdict(
+                &mut statuses,
+                &owners(&[("r0", "a", 0)]),
+                &verdict(4, &findings),
+            );
+            let a = &statuses[&object("a")];
+            let expected = (
+                ConditionStatus::False,
+                reason,
+                "routes[0]: the proxy's message".to_string(),
+            );
+            assert_eq!(condition(a, type_), expected, "{proxy_reason}");
+            assert_eq!(
+                condition(a, ConditionType::Ready).1,
+                reason,
+                "{proxy_reason}"
+            );
+            assert_eq!(a.routes[0].reason, Some(reason), "{proxy_reason}");
+        }
     }
 
     #[test]

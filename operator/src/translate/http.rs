@@ -10,11 +10,12 @@ use mesh_proxy::rule::{RuleSyntax, parse_http_with};
 use super::backend::Problem;
 use super::load_balancer::{self, Staged};
 use super::names::http_router_name;
-use super::{Context, Protocol, RouterOwner, class, middleware, tls};
-use crate::snapshot::{Entry, Object, ObjectKind, ObjectRef};
+use super::{Context, Protocol, RouterOwner, class, middleware, parents, tls};
+use crate::snapshot::{Entry, Object, ObjectKey, ObjectKind, ObjectRef};
 
 pub(crate) fn translate_ingress_routes(ctx: &mut Context<'_>) {
     let snapshot = ctx.snapshot;
+    let parents = parents::referenced_parents(ctx);
     for (key, entry) in &snapshot.ingress_routes {
         let object = ObjectRef::new(ObjectKind::IngressRoute, key);
         match entry {
@@ -27,7 +28,11 @@ pub(crate) fn translate_ingress_routes(ctx: &mut Context<'_>) {
                     continue;
                 }
                 ctx.book.track(&object, route.meta.generation, true);
-                translate_one(ctx, &object, route);
+                let is_parent = parents.contains(&ObjectKey::new(
+                    route.meta.namespace.as_str(),
+                    route.meta.name.as_str(),
+                ));
+                translate_one(ctx, &object, route, is_parent);
             }
         }
     }
@@ -37,20 +42,27 @@ fn translate_one(
     ctx: &mut Context<'_>,
     object: &ObjectRef,
     ingress_route: &Object<IngressRouteSpec>,
+    is_parent: bool,
 ) {
     let namespace = &ingress_route.meta.namespace;
     let spec = &ingress_route.spec;
-    if !spec.parent_refs.is_empty() {
-        // Built as plain routers, child routes would answer without their parent's match
-        // and middlewares: refuse them rather than widen what is exposed.
-        ctx.book.object_problem(
-            object,
-            Reason::UnsupportedValue,
-            "parentRefs (multi-layer routing) is not supported by Mesh yet; \
-             no route of this IngressRoute is served",
-        );
-        return;
-    }
+    // A child is refused as a whole rather than served without its parent's match.
+    let parent_refs = if spec.parent_refs.is_empty() {
+        Vec::new()
+    } else {
+        let names = match parents::child_spec_problem(spec) {
+            Some(problem) => Err(problem),
+            None => parents::parent_router_names(ctx, ingress_route),
+        };
+        match names {
+            Ok(names) => names,
+            Err(problem) => {
+                ctx.book
+                    .object_problem(object, problem.reason, problem.message);
+                return;
+            }
+        }
+    };
     let route_tls = match &spec.tls {
         Some(tls_spec) => {
             if let Some(secret) = tls_spec
@@ -71,8 +83,14 @@ fn translate_one(
     for (index, route) in spec.routes.iter().enumerate() {
         let location = format!("routes[{index}]");
         let router_name = http_router_name(namespace, &ingress_route.meta.name, &route.match_);
-        match build_router(ctx, ingress_route, route, &location, &router_name) {
+        let site = RouteSite {
+            location: &location,
+            router_name: &router_name,
+            is_parent,
+        };
+        match build_router(ctx, ingress_route, route, &site) {
             Ok((mut router, staged)) => {
+                router.parent_refs.clone_from(&parent_refs);
                 for warning in staged.commit(ctx) {
                     ctx.book.degraded(object, warning.reason, warning.message);
                 }
@@ -125,15 +143,36 @@ fn translate_one(
     }
 }
 
+/// Where a route sits: its place in the spec, its router, and whether children hang below it.
+struct RouteSite<'a> {
+    location: &'a str,
+    router_name: &'a str,
+    /// Some child IngressRoute names this one in parentRefs: a route may go without services.
+    is_parent: bool,
+}
+
 /// One route: rule checks, middlewares, then services (§6.3 order).
 fn build_router(
     ctx: &Context<'_>,
     ingress_route: &Object<IngressRouteSpec>,
     route: &Route,
-    location: &str,
-    router_name: &str,
+    site: &RouteSite<'_>,
 ) -> Result<(Router, Staged), Problem> {
+    let RouteSite {
+        location,
+        router_name,
+        is_parent,
+    } = *site;
     let namespace = &ingress_route.meta.namespace;
+    if !ingress_route.spec.parent_refs.is_empty() && route.observability.is_some() {
+        return Err(Problem::new(
+            Reason::InvalidSpec,
+            format!(
+                "{location}: observability may not be set on a route of a child IngressRoute \
+                 (it has parentRefs): the root router's observability applies"
+            ),
+        ));
+    }
     if let Some(kind) = route
         .kind
         .as_deref()
@@ -174,10 +213,15 @@ fn build_router(
 
     let mut staged = Staged::default();
     let service = match route.services.as_slice() {
+        // The proxy hands the request to the children matching below this router.
+        [] if is_parent => String::new(),
         [] => {
             return Err(Problem::new(
                 Reason::InvalidSpec,
-                format!("{location}: no services (a route needs at least one service)"),
+                format!(
+                    "{location}: no services (a route needs at least one service, unless a \
+                     child IngressRoute names this one in parentRefs)"
+                ),
             ));
         }
         [single] => load_balancer::service_name(
@@ -233,6 +277,7 @@ fn build_router(
             tracing: o.tracing,
             trace_verbosity: o.trace_verbosity.clone().unwrap_or_default(),
         }),
+        parent_refs: Vec::new(),
     };
     Ok((router, staged))
 }

@@ -11,6 +11,7 @@ mod ingress;
 mod load_balancer;
 mod middleware;
 mod names;
+mod parents;
 mod refs;
 mod secrets;
 mod status;

@@ -1,5 +1,5 @@
 //! The JSON shapes of the admin API, built from the served generation and the counters.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -153,6 +153,40 @@ fn status_name(status: ObjectStatus) -> &'static str {
     }
 }
 
+/// The entry points a router answers on: its own, or for a child router (parentRefs) those
+/// of the root routers above it.
+fn entry_points_served(
+    name: &str,
+    routers: &BTreeMap<String, Router>,
+    all_entry_points: &[String],
+) -> Vec<String> {
+    let mut used = BTreeSet::new();
+    let mut seen = BTreeSet::from([name]);
+    let mut pending = vec![name];
+    while let Some(current) = pending.pop() {
+        let Some(router) = routers.get(current) else {
+            continue;
+        };
+        if router.parent_refs.is_empty() {
+            used.extend(
+                all_entry_points.iter().filter(|ep| {
+                    router.entry_points.is_empty() || router.entry_points.contains(ep)
+                }),
+            );
+        }
+        for parent in &router.parent_refs {
+            if seen.insert(parent.as_str()) {
+                pending.push(parent.as_str());
+            }
+        }
+    }
+    all_entry_points
+        .iter()
+        .filter(|ep| used.contains(ep))
+        .cloned()
+        .collect()
+}
+
 pub fn http_routers(proxy: &Proxy, generation: &Generation) -> Vec<RouterView> {
     let stats = proxy.shared.counters.router_snapshots();
     let all_entry_points: Vec<String> = proxy
@@ -173,15 +207,8 @@ pub fn http_routers(proxy: &Proxy, generation: &Generation) -> Vec<RouterView> {
             let problems = report.map(|r| r.errors.clone()).unwrap_or_default();
             let using = if status == ObjectStatus::Disabled {
                 Vec::new()
-            } else if router.entry_points.is_empty() {
-                all_entry_points.clone()
             } else {
-                router
-                    .entry_points
-                    .iter()
-                    .filter(|ep| all_entry_points.contains(ep))
-                    .cloned()
-                    .collect()
+                entry_points_served(name, &generation.config.http.routers, &all_entry_points)
             };
             let effective_priority = match crate::rule::parse_http(&router.rule) {
                 Ok(rule) => rule.priority(router.priority),

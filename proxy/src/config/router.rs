@@ -27,6 +27,10 @@ pub struct Router {
     /// Unset toggles inherit the static defaults.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observability: Option<RouterObservability>,
+    /// Parent router names (multi-layer routing): set, the router is only matched after a
+    /// parent's rule and middlewares, and takes no entry points, TLS or observability.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parent_refs: Vec<String>,
 }
 
 fn is_zero(value: &i64) -> bool {

@@ -18,12 +18,13 @@ use crate::rule::{HttpRouterIndex, RequestView};
 use crate::service::{HttpService, RequestContext};
 use access_log::{AccessLog, AccessLogEntry};
 
-/// A router ready to serve: its chain, its service and its counters.
+/// A router ready to serve: its chain, what it hands the request to, and its counters.
 pub struct Route {
     pub name: Arc<str>,
+    /// Empty for a parent router (it has no service).
     pub service_name: Arc<str>,
     pub chain: MiddlewareChain,
-    pub service: Arc<dyn HttpService>,
+    pub target: RouteTarget,
     /// `None` when the router's `observability.metrics` is off.
     pub router_counters: Option<Arc<TrafficCounters>>,
     pub service_counters: Option<Arc<TrafficCounters>>,
@@ -36,8 +37,24 @@ impl std::fmt::Debug for Route {
             .field("name", &self.name)
             .field("service", &self.service_name)
             .field("middlewares", &self.chain.len())
+            .field(
+                "children",
+                &match &self.target {
+                    RouteTarget::Service(_) => 0,
+                    RouteTarget::Children(children) => children.len(),
+                },
+            )
             .finish()
     }
+}
+
+/// Where a route sends the request once its middlewares ran.
+pub enum RouteTarget {
+    /// A leaf router: its service answers.
+    Service(Arc<dyn HttpService>),
+    /// A parent router (multi-layer routing): the request, as the parent's middlewares left
+    /// it, is matched against the children in their own index; none matching is a 404.
+    Children(HttpRouterIndex<Arc<Route>>),
 }
 
 /// The routers of one entry point.
@@ -83,40 +100,102 @@ pub async fn dispatch(
         let index = if conn.tls { &table.tls } else { &table.plain };
         index.lookup(&view).cloned()
     };
-    let Some(route) = route else {
-        return plain_response(StatusCode::NOT_FOUND, "404 page not found\n");
+    let Some(root) = route else {
+        return not_found();
     };
     let mut req = Request::from_parts(parts, body);
-    let log_entry = route
+    // Logged as the client sent it, before any middleware rewrites it.
+    let log_entry = root
         .access_log
-        .then(|| AccessLogEntry::start(&req, conn, &route));
+        .then(|| AccessLogEntry::start(&req, conn, &root));
+    // Children take no observability of their own: the root's metrics toggle decides.
+    let metrics = root.router_counters.is_some();
+    let step = StepContext { tls: conn.tls };
+    let (path, descent) = descend(root, &mut req, step, conn);
+    // `path` is never empty: it starts at the root. The router that answered is the last one.
+    let Some(served) = path.last() else {
+        return not_found();
+    };
     let timer = RequestTimer::start(
-        route.router_counters.as_deref(),
-        route.service_counters.as_deref(),
+        served.router_counters.as_deref().filter(|_| metrics),
+        served.service_counters.as_deref().filter(|_| metrics),
     );
-
-    let response = match route
-        .chain
-        .on_request(&mut req, StepContext { tls: conn.tls })
-    {
-        Flow::Respond(response) => response,
-        Flow::Continue => {
+    let mut response = match descent {
+        Descent::Answered(response) => response,
+        Descent::Service(service) => {
             let cx = RequestContext {
                 client_addr: conn.client_addr,
                 entry_point: Arc::clone(&conn.entry_point),
                 tls: conn.tls,
-                router: Arc::clone(&route.name),
+                router: Arc::clone(&served.name),
             };
-            let mut response = route.service.call(req, &cx).await;
-            route.chain.on_response(&mut response);
+            let mut response = service.call(req, &cx).await;
+            served.chain.on_response(&mut response);
             response
         }
     };
+    // Parents' response steps run innermost first, as if their chains wrapped the child.
+    for parent in path.iter().rev().skip(1) {
+        parent.chain.on_response(&mut response);
+    }
     let elapsed = timer.finish(response.status().as_u16());
-    if let Some(entry) = log_entry {
+    if let Some(mut entry) = log_entry {
+        entry.router_name = served.name.to_string();
+        entry.service_name = served.service_name.to_string();
         access_log.send(entry.finish(response.status().as_u16(), elapsed));
     }
     response
+}
+
+/// How the walk down the router tree ended.
+enum Descent {
+    /// A middleware answered, or no child router matched (404), or the rewritten request
+    /// could not be matched (400).
+    Answered(Response<Body>),
+    /// The leaf router's service is to answer.
+    Service(Arc<dyn HttpService>),
+}
+
+/// Runs the root's middlewares, then, for a parent router, matches the rewritten request
+/// against its children, and so on down to a leaf. Returns the routers passed through (root
+/// first; the last one is the router that answered) and how the walk ended.
+fn descend(
+    root: Arc<Route>,
+    req: &mut Request<Body>,
+    step: StepContext,
+    conn: &Connection,
+) -> (Vec<Arc<Route>>, Descent) {
+    let mut path = vec![root];
+    loop {
+        let Some(route) = path.last() else {
+            return (path, Descent::Answered(not_found()));
+        };
+        if let Flow::Respond(response) = route.chain.on_request(req, step) {
+            return (path, Descent::Answered(response));
+        }
+        let children = match &route.target {
+            RouteTarget::Service(service) => {
+                let service = Arc::clone(service);
+                return (path, Descent::Service(service));
+            }
+            RouteTarget::Children(children) => children,
+        };
+        let child = RequestView::from_whole(req, conn.client_addr.ip())
+            .map(|view| children.lookup(&view).cloned());
+        match child {
+            Ok(Some(child)) => path.push(child),
+            Ok(None) => return (path, Descent::Answered(not_found())),
+            Err(err) => {
+                tracing::debug!(error = %err, path = %req.uri().path(), "rejecting rewritten request path");
+                let response = plain_response(StatusCode::BAD_REQUEST, "400 Bad Request\n");
+                return (path, Descent::Answered(response));
+            }
+        }
+    }
+}
+
+fn not_found() -> Response<Body> {
+    plain_response(StatusCode::NOT_FOUND, "404 page not found\n")
 }
 
 /// A short plain-text response the proxy answers itself.

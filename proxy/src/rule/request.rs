@@ -36,20 +36,34 @@ impl<'a> RequestView<'a> {
         parts: &'a http::request::Parts,
         client_ip: IpAddr,
     ) -> Result<Self, PathError> {
-        let raw_host = match parts.uri.authority() {
+        Self::from_pieces(&parts.method, &parts.uri, &parts.headers, client_ip)
+    }
+
+    /// Like [`from_request`](Self::from_request) for a whole request, e.g. one a parent
+    /// router's middlewares rewrote before its children are matched.
+    pub fn from_whole<B>(req: &'a http::Request<B>, client_ip: IpAddr) -> Result<Self, PathError> {
+        Self::from_pieces(req.method(), req.uri(), req.headers(), client_ip)
+    }
+
+    fn from_pieces(
+        method: &'a Method,
+        uri: &'a http::Uri,
+        headers: &'a HeaderMap,
+        client_ip: IpAddr,
+    ) -> Result<Self, PathError> {
+        let raw_host = match uri.authority() {
             Some(authority) => authority.as_str(),
-            None => parts
-                .headers
+            None => headers
                 .get(http::header::HOST)
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or(""),
         };
         Ok(Self {
-            method: &parts.method,
+            method,
             host: canonical_host(raw_host),
-            path: routing_path(parts.uri.path())?,
-            query: parts.uri.query().unwrap_or(""),
-            headers: &parts.headers,
+            path: routing_path(uri.path())?,
+            query: uri.query().unwrap_or(""),
+            headers,
             client_ip,
         })
     }

@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::layers::Layers;
 use super::report::{ApplyReport, ObjectReport, Problem};
 use crate::config::{Config, Protocol, Router, StaticConfig};
 use crate::metrics::CounterRegistry;
 use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
-use crate::router::{Route, RouterTable};
-use crate::rule::{HttpRouterIndex, IndexEntry, MAX_USER_PRIORITY, parse_http};
+use crate::router::{Route, RouteTarget, RouterTable};
+use crate::rule::{HttpRouterIndex, HttpRule, IndexEntry, MAX_USER_PRIORITY, parse_http};
 use crate::service::{ServiceBuildError, ServiceErrorReason, Services};
 use crate::tcp::TcpGeneration;
 use crate::tls::{TlsBuilder, TlsGeneration, TlsRouterHosts};
@@ -95,21 +96,35 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         .map(|_| (Vec::new(), Vec::new()))
         .collect();
     let mut chains = ChainCompiler::new(&http.middlewares);
-    let mut router_reports = BTreeMap::new();
     let mut tls_builder =
         TlsBuilder::new(&config.tls, entry_point_names.len(), Some(&previous.tls));
 
+    let layers = Layers::analyse(&http.routers);
+    // Routers valid on their own (rule, middlewares, service or children), not yet served.
+    let mut compiled: HashMap<&str, Compiled> = HashMap::new();
+    let mut router_problems: BTreeMap<&str, (Vec<Problem>, Vec<Problem>)> = BTreeMap::new();
     for (name, router) in &http.routers {
-        let mut problems = Vec::new();
+        let mut problems = layers
+            .problems
+            .get(name.as_str())
+            .cloned()
+            .unwrap_or_default();
         let mut warnings = Vec::new();
+        let is_child = !router.parent_refs.is_empty();
+        let has_children = layers.children.contains_key(name.as_str());
 
-        let entry_points = resolve_entry_points(
-            router,
-            &http_entry_points,
-            &static_config.entry_points,
-            &mut warnings,
-            &mut problems,
-        );
+        // A child is reached through its parent: entry points and TLS are the root's.
+        let entry_points = if is_child {
+            Vec::new()
+        } else {
+            resolve_entry_points(
+                router,
+                &http_entry_points,
+                &static_config.entry_points,
+                &mut warnings,
+                &mut problems,
+            )
+        };
         let rule = match router.rule.trim() {
             "" => {
                 problems.push(Problem::new("InvalidRule", "empty rule"));
@@ -135,7 +150,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
                 ),
             ));
         }
-        if let Some(router_tls) = &router.tls {
+        if let Some(router_tls) = router.tls.as_ref().filter(|_| !is_child) {
             problems.extend(tls_builder.router_problem(&router_tls.options));
             // Hosts pick the TLS option at handshake time, even for a router not served.
             let slots = entry_points
@@ -157,7 +172,12 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
                 );
             }
         }
-        let service = resolve_service(router, http, &services, &service_errors, &mut problems);
+        // Layers reports a missing service, and a service next to children.
+        let service = if has_children || router.service.is_empty() {
+            None
+        } else {
+            resolve_service(router, http, &services, &service_errors, &mut problems)
+        };
         let chain = match chains.chain(&router.middlewares) {
             Ok(chain) => Some(chain),
             Err(err) => {
@@ -166,43 +186,105 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
             }
         };
 
-        if let (true, Some(rule), Some(service), Some(chain)) =
-            (problems.is_empty(), rule, service, chain)
-        {
-            let route = make_route(name, router, service, chain, counters, static_config);
-            let priority = rule.priority(router.priority);
-            let slots: Vec<usize> = entry_points
-                .iter()
-                .filter_map(|ep| entry_point_names.iter().position(|n| n == ep))
-                .collect();
-            // The rule moves into the last entry point's index; only extra ones clone it.
-            let mut rule = Some(rule);
-            for (i, slot) in slots.iter().enumerate() {
-                let rule = if i + 1 == slots.len() {
-                    rule.take()
-                } else {
-                    rule.clone()
-                };
-                let Some(rule) = rule else { continue };
-                let entry = IndexEntry {
-                    name: name.clone(),
-                    rule,
-                    priority,
-                    value: Arc::clone(&route),
-                };
-                let (plain, tls) = &mut per_entry_point[*slot];
-                if router.tls.is_some() {
-                    tls.push(entry)
-                } else {
-                    plain.push(entry)
-                }
+        if let (true, Some(rule), Some(chain)) = (problems.is_empty(), rule, chain) {
+            let target = match service {
+                Some(service) => Some(Target::Service(service)),
+                None if has_children => Some(Target::Children),
+                None => None,
+            };
+            if let Some(target) = target {
+                let priority = rule.priority(router.priority);
+                let slots = entry_points
+                    .iter()
+                    .filter_map(|ep| entry_point_names.iter().position(|n| n == ep))
+                    .collect();
+                compiled.insert(
+                    name,
+                    Compiled {
+                        rule,
+                        priority,
+                        chain,
+                        target,
+                        slots,
+                    },
+                );
             }
         }
-        router_reports.insert(
-            name.clone(),
-            ObjectReport::from_problems(problems, warnings),
-        );
+        router_problems.insert(name, (problems, warnings));
     }
+
+    let valid: BTreeSet<&str> = compiled.keys().copied().collect();
+    let mut unreachable = BTreeMap::new();
+    let served = layers.served(&http.routers, &valid, &mut unreachable);
+    for (name, problems) in unreachable {
+        if let Some((errors, _)) = router_problems.get_mut(name) {
+            errors.extend(problems);
+        }
+    }
+
+    // Children are built before their parents, whose indexes hold them.
+    let mut built: HashMap<&str, (Arc<Route>, HttpRule, i64)> = HashMap::new();
+    for name in children_first(&http.routers, &layers, &served) {
+        let (Some(router), Some(parts)) = (http.routers.get(name), compiled.remove(name)) else {
+            continue;
+        };
+        let target = match parts.target {
+            Target::Service(service) => RouteTarget::Service(service),
+            Target::Children => {
+                let entries = layers
+                    .children
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|child| {
+                        built.get(child).map(|(route, rule, priority)| IndexEntry {
+                            name: child.to_string(),
+                            rule: rule.clone(),
+                            priority: *priority,
+                            value: Arc::clone(route),
+                        })
+                    })
+                    .collect();
+                RouteTarget::Children(HttpRouterIndex::new(entries))
+            }
+        };
+        let route = make_route(name, router, target, parts.chain, counters, static_config);
+        if !router.parent_refs.is_empty() {
+            built.insert(name, (route, parts.rule, parts.priority));
+            continue;
+        }
+        // The rule moves into the last entry point's index; only extra ones clone it.
+        let mut rule = Some(parts.rule);
+        for (i, slot) in parts.slots.iter().enumerate() {
+            let rule = if i + 1 == parts.slots.len() {
+                rule.take()
+            } else {
+                rule.clone()
+            };
+            let Some(rule) = rule else { continue };
+            let entry = IndexEntry {
+                name: name.to_string(),
+                rule,
+                priority: parts.priority,
+                value: Arc::clone(&route),
+            };
+            let (plain, tls) = &mut per_entry_point[*slot];
+            if router.tls.is_some() {
+                tls.push(entry)
+            } else {
+                plain.push(entry)
+            }
+        }
+    }
+    let mut router_reports: BTreeMap<String, ObjectReport> = router_problems
+        .into_iter()
+        .map(|(name, (errors, warnings))| {
+            (
+                name.to_string(),
+                ObjectReport::from_problems(errors, warnings),
+            )
+        })
+        .collect();
 
     let tables = per_entry_point
         .into_iter()
@@ -325,10 +407,6 @@ fn resolve_service(
     problems: &mut Vec<Problem>,
 ) -> Option<Arc<dyn crate::service::HttpService>> {
     let name = router.service.as_str();
-    if name.is_empty() {
-        problems.push(Problem::new("NoService", "the router has no service"));
-        return None;
-    }
     if !http.services.contains_key(name) {
         problems.push(Problem::new(
             "ServiceNotFound",
@@ -378,7 +456,7 @@ fn service_problem_reason(reason: &ServiceErrorReason) -> &'static str {
 fn make_route(
     name: &str,
     router: &Router,
-    service: Arc<dyn crate::service::HttpService>,
+    target: RouteTarget,
     chain: MiddlewareChain,
     counters: &CounterRegistry,
     static_config: &StaticConfig,
@@ -388,13 +466,64 @@ fn make_route(
     let access_log = observability
         .and_then(|o| o.access_logs)
         .unwrap_or(static_config.access_logs);
+    let has_service = matches!(target, RouteTarget::Service(_));
     Arc::new(Route {
         name: Arc::from(name),
         service_name: Arc::from(router.service.as_str()),
         chain,
-        service,
+        target,
         router_counters: metrics.then(|| counters.router(name)),
-        service_counters: metrics.then(|| counters.service(&router.service)),
+        service_counters: (metrics && has_service).then(|| counters.service(&router.service)),
         access_log,
     })
+}
+
+/// A router valid on its own, waiting to be placed in the tree.
+struct Compiled {
+    rule: HttpRule,
+    priority: i64,
+    chain: MiddlewareChain,
+    target: Target,
+    /// Entry point slots (roots only).
+    slots: Vec<usize>,
+}
+
+enum Target {
+    Service(Arc<dyn crate::service::HttpService>),
+    /// Its children, built later.
+    Children,
+}
+
+/// The served routers in an order where every child comes before its parents.
+fn children_first<'a>(
+    routers: &'a BTreeMap<String, Router>,
+    layers: &Layers<'a>,
+    served: &BTreeSet<&'a str>,
+) -> Vec<&'a str> {
+    let mut order = Vec::with_capacity(served.len());
+    let mut seen = BTreeSet::new();
+    let roots = routers
+        .iter()
+        .filter(|(name, router)| router.parent_refs.is_empty() && served.contains(name.as_str()))
+        .map(|(name, _)| name.as_str());
+    for root in roots {
+        // (router, its children are already pushed)
+        let mut stack = vec![(root, false)];
+        while let Some((name, expanded)) = stack.pop() {
+            if expanded {
+                order.push(name);
+                continue;
+            }
+            if !seen.insert(name) {
+                continue;
+            }
+            stack.push((name, true));
+            for child in layers.children.get(name).into_iter().flatten() {
+                if served.contains(child) && !seen.contains(child) {
+                    stack.push((child, false));
+                }
+            }
+        }
+    }
+    order
 }

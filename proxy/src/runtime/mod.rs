@@ -5,6 +5,7 @@
 //! so requests in flight finish on the table they started with, and connections are never
 //! touched by an apply. Applies are serialised by a mutex the request path never takes.
 mod build;
+mod layers;
 mod report;
 
 use std::net::SocketAddr;

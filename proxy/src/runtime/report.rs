@@ -23,7 +23,10 @@ pub struct Problem {
     /// `ServiceInvalid`, `MiddlewareNotFound`, `MiddlewareInvalid`, `UnsupportedMiddleware`,
     /// `UnknownEntryPoint`, `NoValidEntryPoint`, `PriorityTooLarge`, `NoService`,
     /// `TLSOptionNotFound`, `RefInvalid` (TLS option invalid), `TLSOptionsConflict` and
-    /// `UnsupportedValue` (TLS option not applicable; warnings), `InvalidSpec`.
+    /// `UnsupportedValue` (TLS option not applicable; warnings), `InvalidSpec`; multi-layer
+    /// routing: `ParentNotFound`, `ParentUnreachable`, `ServiceWithChildren`,
+    /// `InvalidChildRouter`, `RecursionDetected` (parentRefs cycle), `NoService` (neither a
+    /// service nor children).
     pub reason: &'static str,
     pub message: String,
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use crate::support::{EchoBackend, TestProxy, admin_json, get, http1_client};
+use crate::support::{EchoBackend, TestProxy, access_log_lines, admin_json, get, http1_client};
 
 fn config(url: &str) -> String {
     format!(
@@ -215,20 +215,7 @@ async fn access_log_follows_the_router_toggle() {
     get(&client, proxy.web(), "app.test", "/not-logged").await;
     get(&client, proxy.web(), "logged.test", "/logged?x=1").await;
 
-    // The writer runs off the request path: wait until its line lands.
-    let mut text = String::new();
-    for _ in 0..500 {
-        text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text.ends_with('\n') {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let _ = std::fs::remove_file(&path);
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("JSON line"))
-        .collect();
+    let (text, lines) = access_log_lines(&path).await;
     assert_eq!(lines.len(), 1, "{text}");
     let entry = &lines[0];
     assert_eq!(entry["RouterName"], "logged");

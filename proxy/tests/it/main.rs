@@ -2,6 +2,7 @@
 mod admin;
 mod apply_scale;
 mod hot_swap;
+mod parents;
 mod protocols;
 mod routing;
 mod service_middlewares;

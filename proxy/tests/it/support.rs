@@ -180,3 +180,22 @@ pub async fn admin_json(proxy: &TestProxy, path: &str) -> (StatusCode, serde_jso
     let value = serde_json::from_str(&answer.body).unwrap_or(serde_json::Value::Null);
     (answer.status, value)
 }
+
+/// The JSON lines of the access log at `path` (and its text), once the writer, which runs
+/// off the request path, has written at least one whole line; the file is removed.
+pub async fn access_log_lines(path: &std::path::Path) -> (String, Vec<serde_json::Value>) {
+    let mut text = String::new();
+    for _ in 0..500 {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.ends_with('\n') {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = std::fs::remove_file(path);
+    let lines = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
+    (text, lines)
+}

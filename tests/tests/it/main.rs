@@ -12,6 +12,7 @@ mod kubectl;
 mod operator_leader;
 mod operator_manifests;
 mod operator_outage;
+mod operator_parents;
 mod operator_routing;
 mod operator_status;
 mod operator_support;

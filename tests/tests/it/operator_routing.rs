@@ -50,7 +50,7 @@ spec:
     )
 }
 
-async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
+pub async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
     let output = tokio::process::Command::new("kubectl")
         .arg(format!("--kubeconfig={}", kubeconfig.display()))
         .args(args)
