@@ -3,7 +3,9 @@
 mod backend;
 mod balancing;
 mod composite;
+mod flushing;
 mod health;
+mod idle_connections;
 mod transport;
 
 use std::sync::Arc;
