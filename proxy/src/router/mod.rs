@@ -59,6 +59,8 @@ impl RouterTable {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub client_addr: SocketAddr,
+    /// The client IP as a header value (`X-Forwarded-For`), formatted once per connection.
+    pub client_ip: Option<http::HeaderValue>,
     pub entry_point: Arc<str>,
     pub tls: bool,
 }
@@ -103,6 +105,7 @@ pub async fn dispatch(
         Flow::Continue => {
             let cx = RequestContext {
                 client_addr: conn.client_addr,
+                client_ip: conn.client_ip.clone(),
                 entry_point: Arc::clone(&conn.entry_point),
                 tls: conn.tls,
                 router: Arc::clone(&route.name),

@@ -27,6 +27,7 @@ use crate::config::transport::{ForwardingTimeouts, ServersTransport};
 use crate::service::RequestContext;
 
 pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushPolicy};
+pub(crate) use headers::ip_header_value;
 pub use pool::{Http1Error, Http1Pool, PoolSettings, ReturnOnEnd};
 pub use target::{Scheme, ServerTarget, TargetError};
 
