@@ -261,8 +261,7 @@ impl PassiveHealthCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ResponseForwarding {
-    /// Default 100ms; negative = flush after each write. Mesh always forwards each chunk
-    /// as soon as it arrives, which satisfies every value.
+    /// Default 100ms; negative = flush after each write (see `upstream::FlushPolicy`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flush_interval: Option<Duration>,
 }

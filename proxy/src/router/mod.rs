@@ -76,6 +76,8 @@ impl RouterTable {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub client_addr: SocketAddr,
+    /// The client IP as a header value (`X-Forwarded-For`), formatted once per connection.
+    pub client_ip: Option<http::HeaderValue>,
     pub entry_point: Arc<str>,
     pub tls: bool,
 }
@@ -125,6 +127,7 @@ pub async fn dispatch(
         Descent::Service(service) => {
             let cx = RequestContext {
                 client_addr: conn.client_addr,
+                client_ip: conn.client_ip.clone(),
                 entry_point: Arc::clone(&conn.entry_point),
                 tls: conn.tls,
                 router: Arc::clone(&served.name),

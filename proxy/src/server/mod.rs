@@ -184,6 +184,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
             let tls_option = accepted.tls_option.clone();
             let connection = Arc::new(Connection {
                 client_addr,
+                client_ip: crate::upstream::ip_header_value(client_addr.ip()),
                 entry_point: Arc::clone(&shared.entry_point_names[slot]),
                 tls: accepted.is_tls(),
             });

@@ -17,7 +17,7 @@ use super::sticky::{StickyCookie, server_cookie_value};
 use super::wrr::WrrOrder;
 use super::{HttpService, RequestContext, ServerStatus, ServiceState, errors};
 use crate::body::Body;
-use crate::upstream::{ServerTarget, Transport};
+use crate::upstream::{FlushPolicy, ServerTarget, Transport};
 
 /// One server of a load balancer.
 #[derive(Debug)]
@@ -125,6 +125,7 @@ pub(crate) struct LoadBalancerSpec {
     pub(crate) sticky: Option<StickyCookie>,
     pub(crate) transport: Arc<Transport>,
     pub(crate) pass_host_header: bool,
+    pub(crate) flush: FlushPolicy,
     pub(crate) passive: Option<PassivePolicy>,
 }
 
@@ -284,7 +285,13 @@ impl HttpService for LoadBalancer {
             let result = {
                 let _in_flight = InFlight::enter(&server.in_flight, &spec.picker);
                 spec.transport
-                    .forward(req, &server.target, spec.pass_host_header, &cx)
+                    .forward(
+                        req,
+                        &server.target,
+                        spec.pass_host_header,
+                        spec.flush,
+                        &cx,
+                    )
                     .await
             };
             if let (Some(started), Ok(_)) = (timed, &result) {

@@ -20,7 +20,7 @@ use crate::config::service::{
 };
 use crate::config::transport::ServersTransport;
 use crate::middleware::{ChainCompiler, MiddlewareError};
-use crate::upstream::{ServerTarget, TargetError, Transport, TransportError};
+use crate::upstream::{FlushPolicy, ServerTarget, TargetError, Transport, TransportError};
 
 /// A service that could not be built; routers using it cannot be served.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -416,6 +416,12 @@ impl Builder<'_> {
                 .map(|cookie| StickyCookie::new(cookie, name)),
             transport,
             pass_host_header: config.passes_host_header(),
+            flush: FlushPolicy::from_config(
+                config
+                    .response_forwarding
+                    .as_ref()
+                    .and_then(|forwarding| forwarding.flush_interval),
+            ),
             passive: config.passive_health_check.as_ref().map(PassivePolicy::new),
         }))
     }

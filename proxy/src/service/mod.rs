@@ -32,6 +32,9 @@ pub use errors::{bad_gateway, gateway_timeout, no_available_server};
 pub struct RequestContext {
     /// The client's address (the TCP peer).
     pub client_addr: SocketAddr,
+    /// `client_addr`'s IP as a header value, formatted once per connection (`None`: each
+    /// request formats it).
+    pub client_ip: Option<http::HeaderValue>,
     /// The entry point that accepted the connection.
     pub entry_point: Arc<str>,
     /// Whether the client connection is TLS (sets `X-Forwarded-Proto: https`).

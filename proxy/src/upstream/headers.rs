@@ -95,7 +95,10 @@ pub(crate) fn add_forwarded(
 ) {
     // Up to six headers are added: one growth of the map instead of several rehashes.
     let _ = headers.try_reserve(6);
-    let client_ip = ip_header_value(cx.client_addr.ip());
+    let client_ip = cx
+        .client_ip
+        .clone()
+        .or_else(|| ip_header_value(cx.client_addr.ip()));
     let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
         Some(Ok(previous)) if !previous.is_empty() => {
             HeaderValue::try_from(format!("{previous}, {}", cx.client_addr.ip())).ok()
@@ -144,7 +147,7 @@ fn set_if_absent(
 
 /// An address as a header value. IPv4 (nearly every client) is written by hand:
 /// `Ipv4Addr`'s `Display` pads and formats through `fmt`, many times the work.
-fn ip_header_value(ip: IpAddr) -> Option<HeaderValue> {
+pub(crate) fn ip_header_value(ip: IpAddr) -> Option<HeaderValue> {
     let IpAddr::V4(ip) = ip else {
         return HeaderValue::try_from(ip.to_string()).ok();
     };
@@ -194,6 +197,7 @@ mod tests {
     fn context(tls: bool) -> RequestContext {
         RequestContext {
             client_addr: "192.0.2.7:5555".parse().expect("addr"),
+            client_ip: None,
             entry_point: Arc::from("web"),
             tls,
             router: Arc::from("r"),
@@ -210,6 +214,16 @@ mod tests {
         assert_eq!(headers[&X_FORWARDED_PROTO], "https");
         assert_eq!(headers[&X_FORWARDED_HOST], "example.com:8443");
         assert_eq!(headers[&X_FORWARDED_PORT], "8443");
+        assert_eq!(headers[&X_REAL_IP], "192.0.2.7");
+    }
+
+    #[test]
+    fn the_client_ip_formatted_for_the_connection_is_reused() {
+        let mut cx = context(false);
+        cx.client_ip = ip_header_value(cx.client_addr.ip());
+        let mut headers = HeaderMap::new();
+        add_forwarded(&mut headers, &cx, None, false);
+        assert_eq!(headers[&X_FORWARDED_FOR], "192.0.2.7");
         assert_eq!(headers[&X_REAL_IP], "192.0.2.7");
     }
 

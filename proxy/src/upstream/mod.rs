@@ -1,5 +1,6 @@
 //! Connections to servers: one pooled hyper client per servers transport (TLS through
 //! rustls, h2c, timeouts), and the request rewriting a reverse proxy owes the server.
+mod flush;
 mod headers;
 mod pool;
 mod target;
@@ -25,7 +26,9 @@ use crate::body::{self, Body};
 use crate::config::transport::{ForwardingTimeouts, ServersTransport};
 use crate::service::RequestContext;
 
-pub use pool::{Http1Error, Http1Pool, PoolSettings};
+pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushPolicy};
+pub(crate) use headers::ip_header_value;
+pub use pool::{Http1Error, Http1Pool, PoolSettings, ReturnOnEnd};
 pub use target::{Scheme, ServerTarget, TargetError};
 
 /// Idle connections kept per server when the transport does not say (Traefik's default).
@@ -209,12 +212,14 @@ impl Transport {
     }
 
     /// Sends `req` to `target` as a reverse proxy does: hop-by-hop headers dropped,
-    /// `X-Forwarded-*` added, Host kept or replaced, protocol upgrades spliced.
+    /// `X-Forwarded-*` added, Host kept or replaced, protocol upgrades spliced, the response
+    /// body handed on as `flush` says.
     pub async fn forward(
         &self,
         req: Request<Body>,
         target: &ServerTarget,
         pass_host_header: bool,
+        flush: FlushPolicy,
         cx: &RequestContext,
     ) -> Result<Response<Body>, UpstreamError> {
         let (mut parts, body) = req.into_parts();
@@ -254,9 +259,12 @@ impl Transport {
                 })?,
                 None => sending.await,
             };
-            let mut response = result.map_err(|source| classify_http1(source, target))?;
-            headers::remove_hop_by_hop(response.headers_mut(), false);
-            return Ok(response);
+            let (mut parts, body) = result
+                .map_err(|source| classify_http1(source, target))?
+                .into_parts();
+            headers::remove_hop_by_hop(&mut parts.headers, false);
+            let body = flush.apply(&parts.headers, body);
+            return Ok(Response::from_parts(parts, body));
         }
 
         parts.uri = target.uri_for(path);
@@ -285,8 +293,10 @@ impl Transport {
             let (parts, _) = response.into_parts();
             return Ok(Response::from_parts(parts, body::empty()));
         }
-        headers::remove_hop_by_hop(response.headers_mut(), false);
-        Ok(response.map(body::boxed::<Incoming>))
+        let (mut parts, body) = response.into_parts();
+        headers::remove_hop_by_hop(&mut parts.headers, false);
+        let body = flush.apply(&parts.headers, body);
+        Ok(Response::from_parts(parts, body))
     }
 }
 

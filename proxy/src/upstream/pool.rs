@@ -4,11 +4,13 @@
 //! connect future, a pool key built from the URI and a spawned task that waits for the
 //! connection to become idle again. A reverse proxy talking HTTP/1.1 to a few servers needs
 //! far less: a stack of idle hyper `SendRequest` handles per server, taken for one exchange
-//! and put back when the response body has been read to its end.
+//! and put back when the response body has been read to its end. One reaper task per pool
+//! closes connections that stayed idle past `idleConnTimeout`; it sleeps until the oldest
+//! idle connection expires, so requests pay for no timer.
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,9 +23,10 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 use super::target::ServerTarget;
-use crate::body::{self, Body};
+use crate::body::Body;
 
 /// Why an exchange on a pooled connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +57,30 @@ pub struct Http1Pool {
     settings: PoolSettings,
     /// Keyed by [`ServerTarget::pool_key`], hashed at apply time: hashing an `Authority`
     /// per request (byte by byte, case-folded, SipHash) cost more than the rest of the pool.
-    idle: Mutex<HashMap<u64, ServerIdle, BuildHasherDefault<PrehashedKey>>>,
+    idle: Mutex<Idle>,
+    /// Wakes the reaper when it waits for a first idle connection, or when the pool is gone.
+    wake_reaper: Arc<Notify>,
 }
 
 type IdleMap = HashMap<u64, ServerIdle, BuildHasherDefault<PrehashedKey>>;
+
+#[derive(Debug, Default)]
+struct Idle {
+    servers: IdleMap,
+    reaper: Reaper,
+}
+
+/// What the pool's reaper task is doing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Reaper {
+    /// Not spawned yet (no connection was ever idle, or no idle timeout).
+    #[default]
+    NotStarted,
+    /// Sleeping until the oldest idle connection expires.
+    Sleeping,
+    /// No idle connection: waiting to be woken by the next one.
+    Parked,
+}
 
 /// The idle connections of one server. Two authorities with the same key (a 64-bit hash
 /// collision) never share: the second one simply gets no pooling.
@@ -98,7 +121,8 @@ impl Http1Pool {
     pub fn new(settings: PoolSettings) -> Arc<Self> {
         Arc::new(Http1Pool {
             settings,
-            idle: Mutex::new(HashMap::default()),
+            idle: Mutex::new(Idle::default()),
+            wake_reaper: Arc::new(Notify::new()),
         })
     }
 
@@ -109,7 +133,7 @@ impl Http1Pool {
         self: &Arc<Self>,
         target: &ServerTarget,
         mut req: Request<Body>,
-    ) -> Result<Response<Body>, Http1Error> {
+    ) -> Result<Response<ReturnOnEnd>, Http1Error> {
         if !req.headers().contains_key(HOST) {
             req.headers_mut().insert(HOST, target.host_header().clone());
         }
@@ -136,12 +160,13 @@ impl Http1Pool {
     /// Idle connections currently kept for `target`.
     pub fn idle_count(&self, target: &ServerTarget) -> usize {
         self.lock()
+            .servers
             .get(&target.pool_key())
             .filter(|server| server.authority == *target.authority())
             .map_or(0, |server| server.connections.len())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, IdleMap> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         // The map holds no invariant a panic could break half-way.
         self.idle
             .lock()
@@ -151,7 +176,7 @@ impl Http1Pool {
     /// The most recently used live connection to `authority` (LIFO keeps a small set warm).
     fn checkout(&self, target: &ServerTarget) -> Option<SendRequest<Body>> {
         let mut idle = self.lock();
-        let server = idle.get_mut(&target.pool_key())?;
+        let server = idle.servers.get_mut(&target.pool_key())?;
         if server.authority != *target.authority() {
             return None;
         }
@@ -169,12 +194,13 @@ impl Http1Pool {
         None
     }
 
-    fn checkin(&self, key: u64, authority: Authority, sender: SendRequest<Body>) {
+    fn checkin(self: &Arc<Self>, key: u64, authority: Authority, sender: SendRequest<Body>) {
         if sender.is_closed() || self.settings.max_idle_per_server == 0 {
             return;
         }
         let mut idle = self.lock();
-        let server = idle.entry(key).or_insert_with(|| ServerIdle {
+        self.keep_reaper_awake(&mut idle.reaper);
+        let server = idle.servers.entry(key).or_insert_with(|| ServerIdle {
             authority: authority.clone(),
             connections: Vec::new(),
         });
@@ -191,6 +217,61 @@ impl Http1Pool {
                 since: Instant::now(),
             });
         }
+    }
+
+    /// A connection is about to become idle: the reaper must be sleeping towards a deadline.
+    fn keep_reaper_awake(self: &Arc<Self>, reaper: &mut Reaper) {
+        match *reaper {
+            Reaper::Sleeping => {}
+            Reaper::Parked => {
+                *reaper = Reaper::Sleeping;
+                self.wake_reaper.notify_one();
+            }
+            Reaper::NotStarted => {
+                let (Some(timeout), Ok(runtime)) = (
+                    self.settings.idle_timeout,
+                    tokio::runtime::Handle::try_current(),
+                ) else {
+                    return;
+                };
+                *reaper = Reaper::Sleeping;
+                runtime.spawn(reap(
+                    Arc::downgrade(self),
+                    Arc::clone(&self.wake_reaper),
+                    timeout,
+                ));
+            }
+        }
+    }
+
+    /// Closes the idle connections older than `timeout` (and those the server closed);
+    /// returns when the oldest remaining one expires, or parks the reaper when none is left.
+    fn reap_expired(&self, timeout: Duration) -> Option<Instant> {
+        let now = Instant::now();
+        let mut closing = Vec::new();
+        let mut idle = self.lock();
+        let mut oldest: Option<Instant> = None;
+        idle.servers.retain(|_, server| {
+            let stack = &mut server.connections;
+            // Oldest first.
+            let expired = stack
+                .iter()
+                .take_while(|c| now.duration_since(c.since) >= timeout)
+                .count();
+            closing.extend(stack.drain(..expired));
+            stack.retain(|c| !c.sender.is_closed());
+            if let Some(first) = stack.first() {
+                oldest = Some(oldest.map_or(first.since, |o| o.min(first.since)));
+            }
+            !stack.is_empty()
+        });
+        if oldest.is_none() {
+            idle.reaper = Reaper::Parked;
+        }
+        drop(idle);
+        // Dropping the last handle of a connection closes it.
+        drop(closing);
+        oldest.map(|since| since + timeout)
     }
 
     fn expired(&self, connection: &IdleConnection) -> bool {
@@ -235,23 +316,49 @@ impl Http1Pool {
         target: &ServerTarget,
         sender: SendRequest<Body>,
         response: Response<Incoming>,
-    ) -> Response<Body> {
+    ) -> Response<ReturnOnEnd> {
         let checkin = Checkin {
             pool: Arc::clone(self),
             key: target.pool_key(),
             authority: target.authority().clone(),
             sender,
         };
-        if response.body().is_end_stream() {
+        let checkin = if response.body().is_end_stream() {
             checkin.give_back();
-            return response.map(body::boxed);
-        }
-        response.map(|incoming| {
-            body::boxed(ReturnOnEnd {
-                body: incoming,
-                checkin: Some(checkin),
-            })
+            None
+        } else {
+            Some(checkin)
+        };
+        response.map(|incoming| ReturnOnEnd {
+            body: incoming,
+            checkin,
         })
+    }
+}
+
+impl Drop for Http1Pool {
+    fn drop(&mut self) {
+        // A parked reaper would otherwise wait forever.
+        self.wake_reaper.notify_one();
+    }
+}
+
+/// The reaper task of one pool; it ends with the pool.
+async fn reap(pool: Weak<Http1Pool>, wake: Arc<Notify>, timeout: Duration) {
+    loop {
+        let next = match pool.upgrade() {
+            Some(pool) => pool.reap_expired(timeout),
+            None => return,
+        };
+        match next {
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline.into()) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
     }
 }
 
@@ -271,9 +378,18 @@ impl Checkin {
 
 /// A response body that returns its connection to the pool once fully read. Dropped before
 /// its end, it closes the connection instead (unread bytes would poison the next exchange).
-struct ReturnOnEnd {
+pub struct ReturnOnEnd {
     body: Incoming,
     checkin: Option<Checkin>,
+}
+
+impl std::fmt::Debug for ReturnOnEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReturnOnEnd")
+            .field("body", &self.body)
+            .field("returns_connection", &self.checkin.is_some())
+            .finish()
+    }
 }
 
 impl HttpBody for ReturnOnEnd {
@@ -322,6 +438,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::body;
 
     /// A backend counting the connections it accepted; `keep_alive: false` closes each
     /// connection after one response.
@@ -366,7 +483,7 @@ mod tests {
         Request::get(path).body(body::empty()).expect("request")
     }
 
-    async fn text(response: Response<Body>) -> String {
+    async fn text(response: Response<ReturnOnEnd>) -> String {
         let bytes = response
             .into_body()
             .collect()

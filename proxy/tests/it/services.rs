@@ -3,7 +3,9 @@
 mod backend;
 mod balancing;
 mod composite;
+mod flushing;
 mod health;
+mod idle_connections;
 mod transport;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ fn build(http: serde_json::Value) -> Services {
 fn context() -> RequestContext {
     RequestContext {
         client_addr: "127.0.0.9:40000".parse().expect("addr"),
+        client_ip: None,
         entry_point: Arc::from("web"),
         tls: false,
         router: Arc::from("test-router"),

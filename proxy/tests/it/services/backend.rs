@@ -33,6 +33,8 @@ pub struct Backend {
     pub url: String,
     requests: Arc<Mutex<Vec<Seen>>>,
     connections: Arc<AtomicUsize>,
+    /// Connections that ended (either side closed them).
+    closed: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -75,18 +77,20 @@ impl Backend {
         };
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(serve(
             listener,
             protocol,
             tls.map(tokio_rustls::TlsAcceptor::from),
             handler,
             Arc::clone(&requests),
-            Arc::clone(&connections),
+            [Arc::clone(&connections), Arc::clone(&closed)],
         ));
         Backend {
             url: format!("{scheme}://{addr}"),
             requests,
             connections,
+            closed,
             task,
         }
     }
@@ -111,6 +115,10 @@ impl Backend {
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
+
+    pub fn closed_connections(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
 }
 
 async fn serve(
@@ -119,7 +127,7 @@ async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     handler: Handler,
     requests: Arc<Mutex<Vec<Seen>>>,
-    connections: Arc<AtomicUsize>,
+    [connections, closed]: [Arc<AtomicUsize>; 2],
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -129,6 +137,7 @@ async fn serve(
         let handler = Arc::clone(&handler);
         let requests = Arc::clone(&requests);
         let tls = tls.clone();
+        let closed = Arc::clone(&closed);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let handler = Arc::clone(&handler);
@@ -174,6 +183,7 @@ async fn serve(
                         .await;
                 }
             }
+            closed.fetch_add(1, Ordering::SeqCst);
         });
     }
 }
