@@ -1,6 +1,7 @@
 //! ServersTransport and ServersTransportTCP -> how the proxy dials servers (reference
-//! §1.10, §1.11, §6.9). A bad CA or client certificate skips that entry only; the transport
-//! is always emitted and the finding shown on its status.
+//! §1.10, §1.11, §6.9). CAs come from Secrets or ConfigMaps. A bad CA or client certificate
+//! skips that entry only; the transport is always emitted and the finding shown on its
+//! status.
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use mesh_crds::common::RootCa;
@@ -15,7 +16,7 @@ use super::backend::Problem;
 use super::load_balancer::duration;
 use super::names::object_id;
 use super::{Context, secrets};
-use crate::snapshot::{ObjectKind, ObjectRef};
+use crate::snapshot::{ObjectKey, ObjectKind, ObjectRef};
 
 const TLS_VERSIONS: [&str; 4] = [
     "VersionTLS10",
@@ -225,18 +226,51 @@ fn root_cas(
                 Reason::InvalidSpec,
                 format!("{location}: set either secret or configMap, not both; entry skipped"),
             )),
-            (Some(secret), None) => match secrets::ca_bundle(ctx, namespace, secret, true, &location) {
-                Ok(ca) => cas.push(ca),
-                Err(problem) => problems.push(problem),
-            },
-            (None, Some(config_map)) => problems.push(Problem::new(
-                Reason::RefInvalid,
-                format!("{location}: ConfigMap {namespace}/{config_map}: Mesh reads CAs from Secrets only; entry skipped"),
-            )),
+            (Some(secret), None) => {
+                match secrets::ca_bundle(ctx, namespace, secret, true, &location) {
+                    Ok(ca) => cas.push(ca),
+                    Err(problem) => problems.push(problem),
+                }
+            }
+            (None, Some(config_map)) => {
+                match config_map_ca_bundle(ctx, namespace, config_map, &location) {
+                    Ok(ca) => cas.push(ca),
+                    Err(problem) => problems.push(problem),
+                }
+            }
             (None, None) => {}
         }
     }
     cas
+}
+
+/// A CA bundle from ConfigMap `namespace/name`: `tls.ca`, else `ca.crt` (§1.10; unlike
+/// Secrets, no single-key fallback).
+fn config_map_ca_bundle(
+    ctx: &Context<'_>,
+    namespace: &str,
+    name: &str,
+    location: &str,
+) -> Result<String, Problem> {
+    let key = ObjectKey::new(namespace, name);
+    let Some(config_map) = ctx.snapshot.config_maps.get(&key) else {
+        return Err(Problem::new(
+            Reason::InvalidCertificateRef,
+            format!("{location}: ConfigMap {key} not found; entry skipped"),
+        ));
+    };
+    let data = config_map.data.as_ref();
+    let text = |field: &str| {
+        data.and_then(|data| data.get(field))
+            .filter(|text| !text.trim().is_empty())
+            .cloned()
+    };
+    text("tls.ca").or_else(|| text("ca.crt")).ok_or_else(|| {
+        Problem::new(
+            Reason::InvalidCertificateRef,
+            format!("{location}: ConfigMap {key} has no CA under tls.ca or ca.crt; entry skipped"),
+        )
+    })
 }
 
 fn client_certificates(

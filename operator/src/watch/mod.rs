@@ -19,7 +19,7 @@ use tokio::sync::watch as tokio_watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-pub use fetch::{fetch_referenced_secrets, fetch_wanted_secrets};
+pub use fetch::{fetch_referenced_data, fetch_wanted_data};
 pub use resources::{WatchSpec, watch_specs};
 
 use crate::world::{RawKey, SourceId, World};
