@@ -512,23 +512,37 @@ fn servers(
             .to_string(),
     };
     // §6.11 I-PATH-SVC: a service annotation that does not decode skips the path.
+    let on_service = |problem: Problem| {
+        Problem::new(
+            problem.reason,
+            format!("{location}: Service {key}: {}", problem.message),
+        )
+    };
     let flag = |name: &str| {
         service_annotation(name)
             .map(|value| parse_bool(name, &value))
             .transpose()
     };
-    let native_lb = flag("service.nativelb")?;
-    let node_port_lb = flag("service.nodeportlb")?.unwrap_or(false);
-    let pass_host_header = flag("service.passhostheader")?.unwrap_or(true);
-    let sticky = if flag("service.sticky.cookie")?.unwrap_or(false) {
-        Some(sticky_cookie(&service_annotation, &flag)?)
+    let native_lb = flag("service.nativelb").map_err(on_service)?;
+    let node_port_lb = flag("service.nodeportlb")
+        .map_err(on_service)?
+        .unwrap_or(false);
+    let pass_host_header = flag("service.passhostheader")
+        .map_err(on_service)?
+        .unwrap_or(true);
+    let sticky = if flag("service.sticky.cookie")
+        .map_err(on_service)?
+        .unwrap_or(false)
+    {
+        Some(sticky_cookie(&service_annotation, &flag).map_err(on_service)?)
     } else {
         None
     };
     let servers_transport = service_annotation("service.serverstransport")
         .filter(|name| !name.trim().is_empty())
-        .map(|name| ingress_servers_transport(ctx, meta, name.trim(), location))
-        .transpose()?;
+        .map(|name| ingress_servers_transport(ctx, meta, name.trim()))
+        .transpose()
+        .map_err(on_service)?;
     let endpoints = {
         resolved.external_name_mismatch = false;
         let backend = Backend {
@@ -627,19 +641,16 @@ fn ingress_servers_transport(
     ctx: &Context<'_>,
     meta: &Meta,
     name: &str,
-    location: &str,
 ) -> Result<String, Problem> {
     let annotation = format!("{ANNOTATION_PREFIX}service.serverstransport");
-    check_cross_provider(ctx, meta, "service.serverstransport").map_err(|problem| {
-        Problem::new(problem.reason, format!("{location}: {}", problem.message))
-    })?;
+    check_cross_provider(ctx, meta, "service.serverstransport")?;
     let id = match name.rsplit_once('@') {
         Some((id, "kubernetescrd" | "mesh")) => id.to_string(),
         Some((_, provider)) => {
             return Err(Problem::new(
                 Reason::RefInvalid,
                 format!(
-                    "{location}: annotation {annotation}: {name} refers to provider {provider:?}, which Mesh does not have"
+                    "annotation {annotation}: {name} refers to provider {provider:?}, which Mesh does not have"
                 ),
             ));
         }
@@ -650,6 +661,6 @@ fn ingress_servers_transport(
     }
     Err(Problem::new(
         Reason::ServersTransportNotFound,
-        format!("{location}: annotation {annotation}: ServersTransport {name} not found"),
+        format!("annotation {annotation}: ServersTransport {name} not found"),
     ))
 }

@@ -15,10 +15,10 @@ use mesh_proxy::config::service::{
 };
 use mesh_proxy::config::transport::Duration;
 
-use super::Context;
 use super::backend::{self, Backend, Problem, Readiness};
 use super::names::{object_id, service_port_id};
 use super::refs;
+use super::{Context, Protocol};
 
 /// Services built for one route or object, not yet in the configuration.
 #[derive(Debug, Default)]
@@ -228,6 +228,8 @@ fn servers_load_balancer(
     {
         lb.servers_transport =
             servers_transport(ctx, parent_namespace, &key.namespace, transport, location)?;
+        let skipped = ctx.transport_warnings(Protocol::Http, &lb.servers_transport, location);
+        staged.warnings.extend(skipped);
     }
     if !spec.middlewares.is_empty() {
         return Err(Problem::new(

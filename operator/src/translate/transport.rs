@@ -15,7 +15,7 @@ use mesh_proxy::config::transport::{
 use super::backend::Problem;
 use super::load_balancer::duration;
 use super::names::object_id;
-use super::{Context, secrets};
+use super::{Context, Protocol, secrets};
 use crate::snapshot::{ObjectKey, ObjectKind, ObjectRef};
 
 const TLS_VERSIONS: [&str; 4] = [
@@ -53,6 +53,7 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
                     key_file: pair.key_file,
                 })
                 .collect();
+        let skipped = problems.clone();
         let (min_version, max_version) = versions(
             spec.min_version.as_deref(),
             spec.max_version.as_deref(),
@@ -98,10 +99,12 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             ctx.book
                 .object_problem(&object, problem.reason, problem.message);
         }
-        ctx.config
-            .http
-            .servers_transports
-            .insert(object_id(&key.namespace, &key.name), built);
+        let id = object_id(&key.namespace, &key.name);
+        if !skipped.is_empty() {
+            ctx.transport_skips
+                .insert((Protocol::Http, id.clone()), skipped);
+        }
+        ctx.config.http.servers_transports.insert(id, built);
     }
 
     for (key, entry) in &snapshot.servers_transport_tcps {
@@ -133,6 +136,7 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             ),
             peer_cert_uri: tls.peer_cert_uri.clone().unwrap_or_default(),
         });
+        let skipped = problems.clone();
         let built = TcpServersTransport {
             dial_timeout: timeout("dialTimeout", &spec.dial_timeout, &mut problems),
             dial_keep_alive: timeout("dialKeepAlive", &spec.dial_keep_alive, &mut problems),
@@ -149,10 +153,12 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             ctx.book
                 .object_problem(&object, problem.reason, problem.message);
         }
-        ctx.config
-            .tcp
-            .servers_transports
-            .insert(object_id(&key.namespace, &key.name), built);
+        let id = object_id(&key.namespace, &key.name);
+        if !skipped.is_empty() {
+            ctx.transport_skips
+                .insert((Protocol::Tcp, id.clone()), skipped);
+        }
+        ctx.config.tcp.servers_transports.insert(id, built);
     }
 }
 
