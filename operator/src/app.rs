@@ -13,7 +13,7 @@ use crate::leader::{Leadership, LeaseSettings};
 use crate::options::ProviderOptions;
 use crate::pipeline::{Pipeline, Rebuild};
 use crate::status::{StatusBatch, StatusBoard, StatusWriter};
-use crate::world::{SecretRetention, World};
+use crate::world::{DataRetention, World};
 use crate::{connect, dataplane, manifests, watch as watchers};
 
 /// The provider switches the translation reads.
@@ -26,7 +26,29 @@ pub fn provider_options(args: &ProviderArgs) -> ProviderOptions {
         allow_empty_services: args.allow_empty_services,
         native_lb_by_default: args.native_lb_by_default,
         disable_cluster_scope_resources: false,
-        cross_provider_namespaces: None,
+        cross_provider_namespaces: args.cross_provider_namespaces(),
+    }
+}
+
+/// Start-time notices about permissive or restrictive provider switches (reference §6.1).
+fn announce_provider_switches(options: &ProviderOptions) {
+    if options.allow_cross_namespace {
+        warn!("cross-namespace references are enabled (--allow-cross-namespace)");
+    }
+    if options.allow_external_name_services {
+        info!("Services of type ExternalName may be used (--allow-external-name-services)");
+    }
+    if let Some(namespaces) = &options.cross_provider_namespaces {
+        if namespaces.is_empty() {
+            warn!(
+                "--cross-provider-namespaces is set and empty: no namespace may use name@provider references"
+            );
+        } else {
+            warn!(
+                namespaces = %namespaces.join(","),
+                "--cross-provider-namespaces is set: only these namespaces may use name@provider references"
+            );
+        }
     }
 }
 
@@ -53,11 +75,13 @@ pub fn lease_settings(args: &LeaderArgs) -> LeaseSettings {
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let manifests_mode = !args.manifests.is_empty();
     let options = provider_options(&args.provider);
-    // Manifests hold every Secret anyway; from a cluster, keep only the referenced ones.
-    let world = World::with_secret_retention(if manifests_mode {
-        SecretRetention::All
+    announce_provider_switches(&options);
+    // Manifests hold every Secret and ConfigMap anyway; from a cluster, keep only the
+    // referenced ones.
+    let world = World::with_data_retention(if manifests_mode {
+        DataRetention::All
     } else {
-        SecretRetention::Referenced
+        DataRetention::Referenced
     });
     let board = StatusBoard::new();
     let (data_plane, running) = dataplane::start(args.static_config(), board.clone())
@@ -91,7 +115,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &args.provider.label_selector,
         );
         let sync = watchers::spawn_watchers(client.clone(), specs, world.clone(), &mut tasks);
-        tasks.spawn(watchers::fetch_referenced_secrets(
+        tasks.spawn(watchers::fetch_referenced_data(
             client.clone(),
             world.clone(),
         ));
@@ -111,9 +135,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tasks.spawn(async move {
             // Statuses computed before every list arrived would call present objects missing.
             sync.wait().await;
-            // Secrets listed before the objects referring to them were dropped: take them
-            // back first, or the first statuses would call them missing.
-            watchers::fetch_wanted_secrets(&fetch_client, &fetch_world).await;
+            // Secrets and ConfigMaps listed before the objects referring to them were
+            // dropped: take them back first, or the first statuses would call them missing.
+            watchers::fetch_wanted_data(&fetch_client, &fetch_world).await;
             info!("initial lists received; building the configuration");
             pipeline.run().await;
         });
@@ -200,6 +224,8 @@ mod tests {
             "--allow-external-name-services",
             "--allow-empty-services",
             "--native-lb-by-default",
+            "--cross-provider-namespaces",
+            "apps",
         ]);
         let options = provider_options(&args.provider);
         assert_eq!(options.namespaces, ["a", "b"]);
@@ -208,6 +234,14 @@ mod tests {
         assert!(options.allow_external_name_services);
         assert!(options.allow_empty_services);
         assert!(options.native_lb_by_default);
+        assert_eq!(
+            options.cross_provider_namespaces,
+            Some(vec!["apps".to_owned()])
+        );
+        let none = provider_options(&run_args(&["--cross-provider-namespaces="]).provider);
+        assert_eq!(none.cross_provider_namespaces, Some(vec![]));
+        let unset = provider_options(&run_args(&[]).provider);
+        assert_eq!(unset.cross_provider_namespaces, None);
     }
 
     #[test]

@@ -138,6 +138,26 @@ pub struct ProviderArgs {
     /// Use the Service's cluster IP instead of its endpoints unless a route says otherwise.
     #[arg(long)]
     pub native_lb_by_default: bool,
+
+    /// Namespaces whose routes may use `name@provider` references (comma separated or
+    /// repeated). Unset: every namespace may; `--cross-provider-namespaces=` (empty): none may.
+    #[arg(long, value_delimiter = ',', value_name = "NS")]
+    pub cross_provider_namespaces: Option<Vec<String>>,
+}
+
+impl ProviderArgs {
+    /// The allowed namespaces: `None` when the flag is absent, empty names dropped (so an
+    /// empty value means "no namespace").
+    pub fn cross_provider_namespaces(&self) -> Option<Vec<String>> {
+        self.cross_provider_namespaces.as_ref().map(|names| {
+            names
+                .iter()
+                .map(|name| name.trim())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
 }
 
 /// How to reach the apiserver (ignored with `--manifests`).
@@ -287,6 +307,28 @@ mod tests {
         assert_eq!(run.manifests.len(), 2);
         assert_eq!(run.provider.throttle, Duration::from_millis(250));
         assert!(!run.leader.leader_elect);
+    }
+
+    #[test]
+    fn cross_provider_namespaces_unset_listed_or_empty() {
+        assert_eq!(run_args(&[]).provider.cross_provider_namespaces(), None);
+        let listed = run_args(&[
+            "--cross-provider-namespaces",
+            "a,b",
+            "--cross-provider-namespaces",
+            "c",
+        ]);
+        assert_eq!(
+            listed.provider.cross_provider_namespaces(),
+            Some(vec!["a".to_owned(), "b".to_owned(), "c".to_owned()])
+        );
+        let empty = run_args(&["--cross-provider-namespaces="]);
+        assert_eq!(empty.provider.cross_provider_namespaces(), Some(vec![]));
+        let quoted_empty = run_args(&["--cross-provider-namespaces", ""]);
+        assert_eq!(
+            quoted_empty.provider.cross_provider_namespaces(),
+            Some(vec![])
+        );
     }
 
     #[test]

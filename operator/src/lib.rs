@@ -16,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod connect;
 pub mod dataplane;
+pub mod heap;
 pub mod leader;
 pub mod manifests;
 pub mod options;

@@ -114,6 +114,8 @@ impl Pipeline {
             statuses: Arc::new(statuses),
         });
         self.rebuilds.send_replace(rebuild);
+        // The previous configuration and statuses are gone by now: give their pages back.
+        tokio::task::spawn_blocking(crate::heap::release_free_memory);
         let log = if changed > 0 {
             info_rebuild
         } else {

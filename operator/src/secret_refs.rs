@@ -1,8 +1,10 @@
-//! Which Secrets the Mesh objects refer to. The world keeps the data of these only: every
-//! other Secret of a watched namespace is remembered by name, not held in memory.
+//! Which Secrets and ConfigMaps the Mesh objects refer to. The world keeps the data of these
+//! only: every other Secret or ConfigMap of a watched namespace is remembered by name, not
+//! held in memory.
 //!
-//! Mirrors every read of `translate/secrets.rs`; all references are resolved in the
-//! namespace of the referring object.
+//! Mirrors every read of `translate/secrets.rs` and of the ConfigMap CAs of
+//! `translate/transport.rs`; all references are resolved in the namespace of the referring
+//! object.
 
 use std::collections::BTreeSet;
 
@@ -14,8 +16,26 @@ use crate::snapshot::{Entries, Object, ObjectKey, Snapshot};
 /// Plugin values of this form are replaced by a Secret's value (`urn:k8s:secret:name:key`).
 pub(crate) const SECRET_URN_PREFIX: &str = "urn:k8s:secret:";
 
-/// The Secrets (namespace/name) some object of `snapshot` reads.
-pub fn referenced_secrets(snapshot: &Snapshot) -> BTreeSet<ObjectKey> {
+/// Secrets and ConfigMaps (namespace/name) some object reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferencedData {
+    pub secrets: BTreeSet<ObjectKey>,
+    pub config_maps: BTreeSet<ObjectKey>,
+}
+
+impl ReferencedData {
+    /// True when the object of `kind` (`Secret` or `ConfigMap`) named `key` is referenced.
+    pub fn contains(&self, kind: &str, key: &ObjectKey) -> bool {
+        match kind {
+            "Secret" => self.secrets.contains(key),
+            "ConfigMap" => self.config_maps.contains(key),
+            _ => false,
+        }
+    }
+}
+
+/// The Secrets and ConfigMaps some object of `snapshot` reads.
+pub fn referenced_data(snapshot: &Snapshot) -> ReferencedData {
     let mut found = References::default();
     for route in valid(&snapshot.ingress_routes) {
         let tls = route.spec.tls.as_ref();
@@ -74,7 +94,7 @@ pub fn referenced_secrets(snapshot: &Snapshot) -> BTreeSet<ObjectKey> {
             .flat_map(|spec| spec.tls.iter().flatten());
         for entry in entries {
             if let Some(name) = entry.secret_name.as_deref().filter(|n| !n.is_empty()) {
-                found.0.insert(ObjectKey::new(&key.namespace, name));
+                found.0.secrets.insert(ObjectKey::new(&key.namespace, name));
             }
         }
     }
@@ -86,12 +106,22 @@ fn valid<S>(entries: &Entries<S>) -> impl Iterator<Item = &Object<S>> {
 }
 
 #[derive(Default)]
-struct References(BTreeSet<ObjectKey>);
+struct References(ReferencedData);
 
 impl References {
     fn add<S>(&mut self, from: &Object<S>, name: Option<&str>) {
         if let Some(name) = name.filter(|name| !name.is_empty()) {
-            self.0.insert(ObjectKey::new(&from.meta.namespace, name));
+            self.0
+                .secrets
+                .insert(ObjectKey::new(&from.meta.namespace, name));
+        }
+    }
+
+    fn add_config_map<S>(&mut self, from: &Object<S>, name: Option<&str>) {
+        if let Some(name) = name.filter(|name| !name.is_empty()) {
+            self.0
+                .config_maps
+                .insert(ObjectKey::new(&from.meta.namespace, name));
         }
     }
 
@@ -110,6 +140,7 @@ impl References {
         self.add_all(from, deprecated);
         for root_ca in root_cas {
             self.add(from, root_ca.secret.as_deref());
+            self.add_config_map(from, root_ca.config_map.as_deref());
         }
     }
 
@@ -144,7 +175,8 @@ mod tests {
         });
         let (snapshot, errors) = Snapshot::from_objects([object]);
         assert!(errors.is_empty(), "{errors:?}");
-        referenced_secrets(&snapshot)
+        referenced_data(&snapshot)
+            .secrets
             .into_iter()
             .map(|key| key.to_string())
             .collect()
@@ -232,6 +264,28 @@ mod tests {
             mesh("ServersTransport", spec),
             ["ns/ca", "ns/client", "ns/old-ca"]
         );
+    }
+
+    #[test]
+    fn servers_transport_root_ca_config_maps() {
+        let object = json!({
+            "apiVersion": "mesh.io/v1alpha1", "kind": "ServersTransport",
+            "metadata": {"name": "o", "namespace": "ns"},
+            "spec": {"rootCAs": [{"secret": "ca"}, {"configMap": "cm"}]},
+        });
+        let tcp = json!({
+            "apiVersion": "mesh.io/v1alpha1", "kind": "ServersTransportTCP",
+            "metadata": {"name": "t", "namespace": "ns"},
+            "spec": {"tls": {"rootCAs": [{"configMap": "tcp-cm"}]}},
+        });
+        let (snapshot, errors) = Snapshot::from_objects([object, tcp]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let found = referenced_data(&snapshot);
+        let names: Vec<String> = found.config_maps.iter().map(|k| k.to_string()).collect();
+        assert_eq!(names, ["ns/cm", "ns/tcp-cm"]);
+        assert!(found.contains("ConfigMap", &ObjectKey::new("ns", "cm")));
+        assert!(!found.contains("Secret", &ObjectKey::new("ns", "cm")));
+        assert!(found.contains("Secret", &ObjectKey::new("ns", "ca")));
     }
 
     #[test]

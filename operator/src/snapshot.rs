@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::de::DeserializeOwned;
@@ -231,6 +231,8 @@ pub struct Snapshot {
     /// EndpointSlices by the Service they belong to (namespace + service name), then by name.
     pub endpoint_slices: BTreeMap<ObjectKey, BTreeMap<String, EndpointSlice>>,
     pub secrets: BTreeMap<ObjectKey, Secret>,
+    /// ConfigMaps (CA bundles of ServersTransports).
+    pub config_maps: BTreeMap<ObjectKey, ConfigMap>,
     pub nodes: BTreeMap<String, Node>,
 }
 
@@ -281,6 +283,10 @@ impl Snapshot {
                 self.secrets
                     .insert(meta.key(), decode_kube(object, &kind, &meta)?);
             }
+            "ConfigMap" => {
+                self.config_maps
+                    .insert(meta.key(), decode_kube(object, &kind, &meta)?);
+            }
             "Ingress" => {
                 self.ingresses
                     .insert(meta.key(), decode_kube(object, &kind, &meta)?);
@@ -318,6 +324,7 @@ impl Snapshot {
             "ServersTransportTCP" => self.servers_transport_tcps.remove(key).is_some(),
             "Service" => self.services.remove(key).is_some(),
             "Secret" => self.secrets.remove(key).is_some(),
+            "ConfigMap" => self.config_maps.remove(key).is_some(),
             "Ingress" => self.ingresses.remove(key).is_some(),
             "IngressClass" => self.ingress_classes.remove(&key.name).is_some(),
             "Node" => self.nodes.remove(&key.name).is_some(),
@@ -507,7 +514,7 @@ mod tests {
     fn objects_that_cannot_be_placed_are_reported() {
         let (_, errors) = Snapshot::from_objects([
             json!({"metadata": {"name": "x"}}),
-            json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "x"}}),
+            json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "x"}}),
             json!({"kind": "Service", "apiVersion": "v1", "metadata": {}}),
         ]);
         assert_eq!(errors.len(), 3);

@@ -6,9 +6,9 @@
 //! snapshot the world remembers, per object, what the status writer needs and the
 //! snapshot does not keep: the API group that served it and its current `status`.
 //!
-//! In cluster mode the world holds the data of referenced Secrets only: every other Secret
-//! of a watched namespace is remembered by name, and fetched again (see
-//! [`World::secrets_to_fetch`]) once some object starts referring to it.
+//! In cluster mode the world holds the data of referenced Secrets and ConfigMaps only: every
+//! other one of a watched namespace is remembered by name, and fetched again (see
+//! [`World::data_to_fetch`]) once some object starts referring to it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
@@ -19,10 +19,16 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::debug;
 
-use crate::secret_refs::referenced_secrets;
+use crate::secret_refs::{ReferencedData, referenced_data};
 use crate::snapshot::{ObjectKey, Snapshot};
 
 const SECRET: &str = "Secret";
+const CONFIG_MAP: &str = "ConfigMap";
+
+/// Kinds that only hold data for other objects: kept while referenced (see [`DataRetention`]).
+fn is_data_kind(kind: &str) -> bool {
+    kind == SECRET || kind == CONFIG_MAP
+}
 
 /// Identity of an object: kind plus namespace and name (the API group is not part of it:
 /// the snapshot holds one object per kind/namespace/name whatever group served it).
@@ -71,11 +77,26 @@ pub struct Observed {
     pub api_version: String,
     pub generation: Option<i64>,
     pub uid: Option<String>,
-    /// The object's `status` as last seen (the status writer diffs against it).
-    pub status: Option<Value>,
+    /// The object's `status` as last seen (the status writer diffs against it), kept as
+    /// compact JSON text: a parsed `Value` costs several times more, for every object.
+    status: Option<Box<str>>,
     /// Hash of everything but `status` and bookkeeping metadata: a status write (ours,
     /// echoed back by the watch) or a resync is not a change of the world.
     fingerprint: u64,
+}
+
+impl Observed {
+    /// The object's `status` as last seen.
+    pub fn status(&self) -> Option<Value> {
+        self.status
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+    }
+}
+
+/// `status` as compact JSON text.
+fn compact(status: Option<&Value>) -> Option<Box<str>> {
+    status.map(|value| value.to_string().into_boxed_str())
 }
 
 /// A consistent copy of the world at one version.
@@ -84,27 +105,33 @@ pub struct WorldView {
     pub version: u64,
     pub snapshot: Snapshot,
     pub observed: BTreeMap<RawKey, Observed>,
-    secrets: SecretBook,
+    data: DataBook,
 }
 
-/// Which Secrets the world holds the data of.
+/// Which Secrets and ConfigMaps the world holds the data of.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SecretRetention {
-    /// Every Secret it is given (manifests mode: the files hold them all anyway).
+pub enum DataRetention {
+    /// Every one it is given (manifests mode: the files hold them all anyway).
     #[default]
     All,
     /// Only those some object references; the others are known by name only.
     Referenced,
 }
 
-/// The world's bookkeeping of Secrets under [`SecretRetention::Referenced`].
+/// The world's bookkeeping of Secrets and ConfigMaps under [`DataRetention::Referenced`].
 #[derive(Debug, Clone, Default)]
-struct SecretBook {
-    retention: SecretRetention,
-    /// Secrets the snapshot's objects refer to, as of the last change of those objects.
-    referenced: BTreeSet<ObjectKey>,
-    /// Secrets that exist but whose data the snapshot does not hold.
-    unheld: BTreeSet<ObjectKey>,
+struct DataBook {
+    retention: DataRetention,
+    /// What the snapshot's objects refer to, as of the last change of those objects.
+    referenced: ReferencedData,
+    /// Secrets and ConfigMaps that exist but whose data the snapshot does not hold.
+    unheld: BTreeSet<RawKey>,
+}
+
+impl DataBook {
+    fn is_referenced(&self, key: &RawKey) -> bool {
+        self.referenced.contains(&key.kind, &key.object_key())
+    }
 }
 
 /// The shared, mutable world. Writers call [`World::upsert`] / [`World::remove`] /
@@ -123,15 +150,15 @@ impl Default for World {
 }
 
 impl World {
-    /// A world that holds every Secret it is given.
+    /// A world that holds every Secret and ConfigMap it is given.
     pub fn new() -> World {
-        World::with_secret_retention(SecretRetention::All)
+        World::with_data_retention(DataRetention::All)
     }
 
-    pub fn with_secret_retention(retention: SecretRetention) -> World {
+    pub fn with_data_retention(retention: DataRetention) -> World {
         let (changed, _) = watch::channel(0);
         let mut view = WorldView::default();
-        view.secrets.retention = retention;
+        view.data.retention = retention;
         World {
             inner: Arc::new(Mutex::new(view)),
             changed: Arc::new(changed),
@@ -150,10 +177,10 @@ impl World {
     /// no kind/name, is of a kind Mesh does not read, or is unchanged.
     pub fn upsert(&self, source: SourceId, object: DynamicObject) -> bool {
         let mut inner = self.lock();
-        let is_secret = RawKey::of(&object).is_some_and(|key| key.kind == SECRET);
+        let is_data = RawKey::of(&object).is_some_and(|key| is_data_kind(&key.kind));
         let changed = upsert_locked(&mut inner, source, object);
         if changed {
-            if !is_secret {
+            if !is_data {
                 refresh_references(&mut inner);
             }
             self.bump(inner);
@@ -167,7 +194,7 @@ impl World {
         if !remove_locked(&mut inner, key) {
             return false;
         }
-        if key.kind != SECRET {
+        if !is_data_kind(&key.kind) {
             refresh_references(&mut inner);
         }
         self.bump(inner);
@@ -206,7 +233,7 @@ impl World {
     /// watcher echoes the write back.
     pub fn record_status(&self, key: &RawKey, status: Value) {
         if let Some(observed) = self.lock().observed.get_mut(key) {
-            observed.status = Some(status);
+            observed.status = compact(Some(&status));
         }
     }
 
@@ -237,21 +264,18 @@ impl World {
         self.lock().version
     }
 
-    /// Secrets some object references whose data the world dropped, with the source that
-    /// reported them: the cluster watcher fetches these and [`World::upsert`]s them.
-    pub fn secrets_to_fetch(&self) -> Vec<(RawKey, SourceId)> {
+    /// Secrets and ConfigMaps some object references whose data the world dropped, with the
+    /// source that reported them: the cluster watcher fetches these and
+    /// [`World::upsert`]s them.
+    pub fn data_to_fetch(&self) -> Vec<(RawKey, SourceId)> {
         let inner = self.lock();
-        let book = &inner.secrets;
+        let book = &inner.data;
         book.unheld
-            .intersection(&book.referenced)
+            .iter()
+            .filter(|key| book.is_referenced(key))
             .filter_map(|key| {
-                let key = RawKey {
-                    kind: SECRET.to_owned(),
-                    namespace: key.namespace.clone(),
-                    name: key.name.clone(),
-                };
-                let source = inner.observed.get(&key)?.source;
-                Some((key, source))
+                let source = inner.observed.get(key)?.source;
+                Some((key.clone(), source))
             })
             .collect()
     }
@@ -267,16 +291,14 @@ fn upsert_locked(inner: &mut WorldView, source: SourceId, object: DynamicObject)
         return false;
     };
     let fingerprint = fingerprint_of(&object);
-    let secret_key = (key.kind == SECRET).then(|| key.object_key());
-    // An unchanged Secret whose data was dropped is taken again once it is referenced.
-    let refetched = secret_key.as_ref().is_some_and(|secret| {
-        inner.secrets.unheld.contains(secret) && inner.secrets.referenced.contains(secret)
-    });
+    let is_data = is_data_kind(&key.kind);
+    // An unchanged Secret/ConfigMap whose data was dropped is taken again once referenced.
+    let refetched = is_data && inner.data.unheld.contains(&key) && inner.data.is_referenced(&key);
     if let Some(observed) = inner.observed.get_mut(&key)
         && observed.fingerprint == fingerprint
         && !refetched
     {
-        observed.status = object.data.get("status").cloned();
+        observed.status = compact(object.data.get("status"));
         return false;
     }
     let api_version = object
@@ -286,7 +308,7 @@ fn upsert_locked(inner: &mut WorldView, source: SourceId, object: DynamicObject)
         .unwrap_or_default();
     let generation = object.metadata.generation;
     let uid = object.metadata.uid.clone();
-    let status = object.data.get("status").cloned();
+    let status = compact(object.data.get("status"));
     let observed = Observed {
         source,
         api_version,
@@ -295,13 +317,13 @@ fn upsert_locked(inner: &mut WorldView, source: SourceId, object: DynamicObject)
         status,
         fingerprint,
     };
-    if let Some(secret) = secret_key.as_ref()
-        && inner.secrets.retention == SecretRetention::Referenced
-        && !inner.secrets.referenced.contains(secret)
+    if is_data
+        && inner.data.retention == DataRetention::Referenced
+        && !inner.data.is_referenced(&key)
     {
         // Nobody reads it: remember that it exists, not what it holds.
-        let held = inner.snapshot.secrets.remove(secret).is_some();
-        inner.secrets.unheld.insert(secret.clone());
+        let held = inner.snapshot.remove(&key.kind, &key.object_key());
+        inner.data.unheld.insert(key.clone());
         inner.observed.insert(key, observed);
         return held;
     }
@@ -318,8 +340,8 @@ fn upsert_locked(inner: &mut WorldView, source: SourceId, object: DynamicObject)
         debug!(%key, %error, "object not taken into the snapshot");
         return false;
     }
-    if let Some(secret) = &secret_key {
-        inner.secrets.unheld.remove(secret);
+    if is_data {
+        inner.data.unheld.remove(&key);
     }
     inner.observed.insert(key, observed);
     true
@@ -330,31 +352,46 @@ fn remove_locked(inner: &mut WorldView, key: &RawKey) -> bool {
         return false;
     }
     inner.snapshot.remove(&key.kind, &key.object_key());
-    if key.kind == SECRET {
-        inner.secrets.unheld.remove(&key.object_key());
+    if is_data_kind(&key.kind) {
+        inner.data.unheld.remove(key);
     }
     true
 }
 
-/// After a change of the objects: recomputes which Secrets they reference and drops the
-/// data of those no longer referenced (nothing reads it, so the translation is unchanged).
+/// After a change of the objects: recomputes which Secrets and ConfigMaps they reference
+/// and drops the data of those no longer referenced (nothing reads it, so the translation
+/// is unchanged).
 fn refresh_references(inner: &mut WorldView) {
-    if inner.secrets.retention != SecretRetention::Referenced {
+    if inner.data.retention != DataRetention::Referenced {
         return;
     }
-    let referenced = referenced_secrets(&inner.snapshot);
-    let dropped: Vec<ObjectKey> = inner
-        .snapshot
-        .secrets
-        .keys()
-        .filter(|key| !referenced.contains(*key))
-        .cloned()
-        .collect();
+    let referenced = referenced_data(&inner.snapshot);
+    let mut dropped = unreferenced(SECRET, inner.snapshot.secrets.keys(), &referenced);
+    dropped.extend(unreferenced(
+        CONFIG_MAP,
+        inner.snapshot.config_maps.keys(),
+        &referenced,
+    ));
     for key in dropped {
-        inner.snapshot.secrets.remove(&key);
-        inner.secrets.unheld.insert(key);
+        inner.snapshot.remove(&key.kind, &key.object_key());
+        inner.data.unheld.insert(key);
     }
-    inner.secrets.referenced = referenced;
+    inner.data.referenced = referenced;
+}
+
+/// The keys among `keys` (objects of `kind`) that nothing references.
+fn unreferenced<'a>(
+    kind: &str,
+    keys: impl Iterator<Item = &'a ObjectKey>,
+    referenced: &ReferencedData,
+) -> Vec<RawKey> {
+    keys.filter(|key| !referenced.contains(kind, key))
+        .map(|key| RawKey {
+            kind: kind.to_owned(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        })
+        .collect()
 }
 
 /// Same fingerprint = same input to the translation.
@@ -438,7 +475,7 @@ mod tests {
         let observed = &view.observed[&key];
         assert_eq!(observed.api_version, "mesh.io/v1alpha1");
         assert_eq!(observed.generation, Some(2));
-        assert_eq!(observed.status, Some(json!({"observedGeneration": 1})));
+        assert_eq!(observed.status(), Some(json!({"observedGeneration": 1})));
         assert_eq!(key.to_string(), "IngressRoute default/a");
     }
 
@@ -473,7 +510,7 @@ mod tests {
             name: "a".into(),
         };
         assert_eq!(
-            world.observed(&key).unwrap().status,
+            world.observed(&key).unwrap().status(),
             Some(json!({"observedGeneration": 2}))
         );
     }
@@ -489,11 +526,11 @@ mod tests {
     #[test]
     fn kinds_mesh_does_not_read_are_ignored() {
         let world = World::new();
-        let config_map: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"}
+        let pod: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "c", "namespace": "d"}
         }))
         .unwrap();
-        assert!(!world.upsert(1, config_map));
+        assert!(!world.upsert(1, pod));
         assert!(world.view().observed.is_empty());
     }
 
@@ -553,13 +590,13 @@ mod tests {
     }
 
     fn to_fetch(world: &World) -> Vec<(String, SourceId)> {
-        let wanted = world.secrets_to_fetch().into_iter();
+        let wanted = world.data_to_fetch().into_iter();
         wanted.map(|(key, source)| (key.name, source)).collect()
     }
 
     #[test]
     fn unreferenced_secrets_are_known_by_name_only() {
-        let world = World::with_secret_retention(SecretRetention::Referenced);
+        let world = World::with_data_retention(DataRetention::Referenced);
         world.upsert(1, tls_route("web", "used"));
         world.upsert(7, secret("used", "a"));
         world.upsert(7, secret("unused", "b"));
@@ -571,7 +608,7 @@ mod tests {
 
     #[test]
     fn a_secret_becoming_referenced_is_asked_for_and_taken_back() {
-        let world = World::with_secret_retention(SecretRetention::Referenced);
+        let world = World::with_data_retention(DataRetention::Referenced);
         world.upsert(7, secret("cert", "a"));
         assert!(held_secrets(&world).is_empty());
         assert!(world.upsert(1, tls_route("web", "cert")));
@@ -588,7 +625,7 @@ mod tests {
 
     #[test]
     fn a_secret_no_longer_referenced_loses_its_data() {
-        let world = World::with_secret_retention(SecretRetention::Referenced);
+        let world = World::with_data_retention(DataRetention::Referenced);
         let route = tls_route("web", "cert");
         let route_key = RawKey::of(&route).unwrap();
         world.upsert(1, route);
@@ -603,7 +640,7 @@ mod tests {
 
     #[test]
     fn a_deleted_unheld_secret_is_not_asked_for() {
-        let world = World::with_secret_retention(SecretRetention::Referenced);
+        let world = World::with_data_retention(DataRetention::Referenced);
         let cert = secret("cert", "a");
         let key = RawKey::of(&cert).unwrap();
         world.upsert(7, cert);
@@ -615,13 +652,56 @@ mod tests {
 
     #[test]
     fn a_relist_decides_with_the_current_references() {
-        let world = World::with_secret_retention(SecretRetention::Referenced);
+        let world = World::with_data_retention(DataRetention::Referenced);
         world.replace_source(1, vec![tls_route("web", "b")]);
         world.replace_source(7, vec![secret("a", "1"), secret("b", "2")]);
         assert_eq!(held_secrets(&world), ["b"]);
         world.replace_source(1, vec![tls_route("web", "a")]);
         assert!(held_secrets(&world).is_empty());
         assert_eq!(to_fetch(&world), [("a".to_owned(), 7)]);
+    }
+
+    fn config_map(name: &str, ca: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "default"},
+            "data": {"ca.crt": ca},
+        }))
+        .unwrap()
+    }
+
+    fn transport(name: &str, config_map: &str) -> DynamicObject {
+        object(
+            "ServersTransport",
+            name,
+            None,
+            json!({"rootCAs": [{"configMap": config_map}]}),
+        )
+    }
+
+    fn held_config_maps(world: &World) -> Vec<String> {
+        let view = world.view();
+        let names = view.snapshot.config_maps.keys();
+        names.map(|k| k.name.clone()).collect()
+    }
+
+    #[test]
+    fn config_maps_are_held_only_while_referenced() {
+        let world = World::with_data_retention(DataRetention::Referenced);
+        world.upsert(7, config_map("ca", "pem"));
+        world.upsert(7, config_map("other", "pem"));
+        assert!(held_config_maps(&world).is_empty());
+        let st = transport("st", "ca");
+        let st_key = RawKey::of(&st).unwrap();
+        assert!(world.upsert(1, st));
+        assert_eq!(to_fetch(&world), [("ca".to_owned(), 7)]);
+        let wanted = world.data_to_fetch();
+        assert_eq!(wanted[0].0.kind, "ConfigMap");
+        assert!(world.upsert(7, config_map("ca", "pem")));
+        assert_eq!(held_config_maps(&world), ["ca"]);
+        assert!(to_fetch(&world).is_empty());
+        assert!(world.remove(&st_key));
+        assert!(held_config_maps(&world).is_empty());
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct ControlPlane {
     // Declaration order is drop order: the apiserver goes before etcd, the directory last.
     apiserver: ManagedProcess,
     etcd: ManagedProcess,
+    /// The apiserver's full command line, to start it again after [`ControlPlane::stop_apiserver`].
+    apiserver_args: Vec<String>,
     server_url: String,
     admin_kubeconfig: PathBuf,
     operator_kubeconfig: PathBuf,
@@ -169,15 +171,9 @@ impl ControlPlane {
         wait_for_tcp(&mut etcd, etcd_client_port).await?;
 
         let server_url = format!("https://127.0.0.1:{apiserver_port}");
-        let mut apiserver_command = Command::new(&binaries.kube_apiserver);
-        apiserver_command
-            .args(apiserver_args(root, &etcd_url, apiserver_port))
-            .args(&options.extra_apiserver_args);
-        let mut apiserver = ManagedProcess::start(
-            "kube-apiserver",
-            apiserver_command,
-            &root.join("apiserver.log"),
-        )?;
+        let mut all_apiserver_args = apiserver_args(root, &etcd_url, apiserver_port);
+        all_apiserver_args.extend(options.extra_apiserver_args.iter().cloned());
+        let mut apiserver = start_apiserver_process(&binaries, root, &all_apiserver_args)?;
 
         let admin_kubeconfig = root.join("admin.kubeconfig");
         let operator_kubeconfig = root.join("operator.kubeconfig");
@@ -197,6 +193,7 @@ impl ControlPlane {
         Ok(Self {
             apiserver,
             etcd,
+            apiserver_args: all_apiserver_args,
             server_url,
             admin_kubeconfig,
             operator_kubeconfig,
@@ -231,6 +228,22 @@ impl ControlPlane {
 
     pub fn binaries(&self) -> &Binaries {
         &self.binaries
+    }
+
+    /// Kills kube-apiserver (etcd keeps running): for clients, an apiserver outage. Only for
+    /// a private control plane; [`ControlPlane::shared`] is shared by every test.
+    pub fn stop_apiserver(&mut self) {
+        self.apiserver.kill();
+    }
+
+    /// Starts kube-apiserver again after [`ControlPlane::stop_apiserver`]: same etcd, port,
+    /// certificates and tokens, so existing kubeconfigs keep working. Returns once ready.
+    pub async fn start_apiserver(&mut self) -> Result<()> {
+        self.apiserver.kill();
+        self.apiserver =
+            start_apiserver_process(&self.binaries, self.dir.path(), &self.apiserver_args)?;
+        let admin = self.admin_client().await?;
+        wait_until_ready(&mut self.apiserver, &admin).await
     }
 
     /// The last lines of the apiserver's log, for diagnosing a failing test.
@@ -305,6 +318,16 @@ impl ControlPlane {
         }
         Ok(names)
     }
+}
+
+fn start_apiserver_process(
+    binaries: &Binaries,
+    root: &Path,
+    args: &[String],
+) -> Result<ManagedProcess> {
+    let mut command = Command::new(&binaries.kube_apiserver);
+    command.args(args);
+    ManagedProcess::start("kube-apiserver", command, &root.join("apiserver.log"))
 }
 
 /// The smallest flag set that runs an apiserver without controllers.

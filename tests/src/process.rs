@@ -27,10 +27,15 @@ impl ManagedProcess {
     /// Starts `command` with its output appended to `log`.
     pub fn start(name: impl Into<String>, mut command: Command, log: &Path) -> Result<Self> {
         let name = name.into();
-        let out = File::create(log).map_err(HarnessError::io(format!(
-            "creating log file {}",
-            log.display()
-        )))?;
+        // Appending lets a restarted process continue the log of its predecessor.
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(HarnessError::io(format!(
+                "creating log file {}",
+                log.display()
+            )))?;
         let err = out
             .try_clone()
             .map_err(HarnessError::io("duplicating the log file handle"))?;
@@ -57,6 +62,12 @@ impl ManagedProcess {
     }
 
     /// The exit status if the process has already exited.
+    /// Kills the process (SIGKILL, like a crash) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
     }

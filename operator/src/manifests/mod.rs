@@ -138,4 +138,23 @@ mod tests {
         assert_eq!(service_names(&world), ["b"]);
         task.abort();
     }
+
+    #[test]
+    fn config_maps_in_the_folder_reach_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("ca.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca}\ndata: {ca.crt: pem}\n",
+        )
+        .unwrap();
+        let world = World::new();
+        assert_eq!(load_into(&[dir.path().to_path_buf()], &world), 1);
+        let view = world.view();
+        let key = crate::snapshot::ObjectKey::new("default", "ca");
+        let data = view.snapshot.config_maps[&key]
+            .data
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(data["ca.crt"], "pem");
+    }
 }

@@ -34,6 +34,25 @@ impl CurrentStatus {
     }
 }
 
+impl CurrentStatus {
+    /// The `status` object, shaped as the kind's status (`routes` only for route kinds).
+    pub fn to_value(&self, has_routes: bool) -> Value {
+        let value = if has_routes {
+            serde_json::to_value(RouteObjectStatus {
+                observed_generation: self.observed_generation,
+                conditions: self.conditions.clone(),
+                routes: self.routes.clone(),
+            })
+        } else {
+            serde_json::to_value(MeshStatus {
+                observed_generation: self.observed_generation,
+                conditions: self.conditions.clone(),
+            })
+        };
+        value.unwrap_or(Value::Null)
+    }
+}
+
 /// The status to write for `desired`, or `None` when the object already shows it.
 pub fn next_status(
     desired: &ObjectStatus,

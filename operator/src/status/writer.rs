@@ -146,7 +146,8 @@ impl StatusWriter {
         let Some(observed) = self.world.observed(&key) else {
             return Outcome::Skipped;
         };
-        let current = CurrentStatus::parse(observed.status.as_ref());
+        let observed_status = observed.status();
+        let current = CurrentStatus::parse(observed_status.as_ref());
         let Some(next) = next_status(&desired, kind.has_route_status(), &current, now) else {
             return Outcome::Unchanged;
         };
@@ -161,7 +162,7 @@ impl StatusWriter {
             &object.namespace,
             &kind.api_resource(group),
         );
-        let patch = merge_patch(observed.status.as_ref(), next.clone());
+        let patch = merge_patch(observed_status.as_ref(), next.clone());
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PatchParams::default()

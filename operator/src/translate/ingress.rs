@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use mesh_crds::status::Reason;
-use mesh_proxy::config::service::{ResponseForwarding, Server, ServersLoadBalancer, Strategy};
-use mesh_proxy::config::{Router, RouterTls, Service};
+use mesh_proxy::config::router::Domain;
+use mesh_proxy::config::service::{
+    ResponseForwarding, Server, ServersLoadBalancer, Sticky, StickyCookie, Strategy,
+};
+use mesh_proxy::config::{Router, RouterObservability, RouterTls, Service};
 use ring::digest::{SHA256, digest};
 
 use super::backend::{self, Backend, Problem, Readiness};
@@ -78,6 +81,99 @@ fn annotation<'m>(meta: &'m Meta, key: &str) -> Option<&'m str> {
     meta.annotations
         .get(&format!("{ANNOTATION_PREFIX}{key}"))
         .map(String::as_str)
+}
+
+/// A boolean annotation as Go's `strconv.ParseBool` reads it (Traefik decodes them so);
+/// anything else is a decode error for the caller to report.
+fn parse_bool(name: &str, value: &str) -> Result<bool, Problem> {
+    match value.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(Problem::new(
+            Reason::UnsupportedValue,
+            format!("annotation {ANNOTATION_PREFIX}{name}: {other:?} is not a boolean"),
+        )),
+    }
+}
+
+/// `router.observability.*` (§8.5); `None` when none is set (inherit the entry point's).
+fn observability(meta: &Meta) -> Result<Option<RouterObservability>, Problem> {
+    const PREFIX: &str = "router.observability.";
+    let flag = |field: &str| {
+        let name = format!("{PREFIX}{field}");
+        annotation(meta, &name)
+            .map(|value| parse_bool(&name, value))
+            .transpose()
+    };
+    let access_logs = flag("accesslogs")?;
+    let metrics = flag("metrics")?;
+    let tracing = flag("tracing")?;
+    let trace_verbosity = match annotation(meta, "router.observability.traceVerbosity") {
+        None => String::new(),
+        Some(level @ ("minimal" | "detailed")) => level.to_string(),
+        Some(other) => {
+            return Err(Problem::new(
+                Reason::UnsupportedValue,
+                format!(
+                    "annotation {ANNOTATION_PREFIX}{PREFIX}traceVerbosity: {other:?} is not minimal or detailed"
+                ),
+            ));
+        }
+    };
+    if access_logs.is_none() && metrics.is_none() && tracing.is_none() && trace_verbosity.is_empty()
+    {
+        return Ok(None);
+    }
+    Ok(Some(RouterObservability {
+        access_logs,
+        metrics,
+        tracing,
+        trace_verbosity,
+    }))
+}
+
+/// `router.tls.domains.<n>.main` / `.sans` (csv), in the order of `n` (§8.5).
+fn tls_domains(meta: &Meta) -> Result<Vec<Domain>, Problem> {
+    let prefix = format!("{ANNOTATION_PREFIX}router.tls.domains.");
+    let mut domains: BTreeMap<u32, Domain> = BTreeMap::new();
+    for (key, value) in &meta.annotations {
+        let Some(rest) = key.strip_prefix(&prefix) else {
+            continue;
+        };
+        let parsed = rest
+            .split_once('.')
+            .and_then(|(index, field)| Some((index.parse::<u32>().ok()?, field)));
+        match parsed {
+            Some((index, "main")) => {
+                domains.entry(index).or_default().main = value.trim().to_string()
+            }
+            Some((index, "sans")) => domains.entry(index).or_default().sans = csv(value),
+            _ => {
+                return Err(Problem::new(
+                    Reason::UnsupportedValue,
+                    format!(
+                        "annotation {key}: expected router.tls.domains.<n>.main or router.tls.domains.<n>.sans"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(domains.into_values().collect())
+}
+
+/// §8.2 / §6.11 I-XPROV: a namespace outside `crossProviderNamespaces` may not use the
+/// annotations that name objects of a provider.
+fn check_cross_provider(ctx: &Context<'_>, meta: &Meta, name: &str) -> Result<(), Problem> {
+    if ctx.options.allows_cross_provider_from(&meta.namespace) {
+        return Ok(());
+    }
+    Err(Problem::new(
+        Reason::RefNotPermitted,
+        format!(
+            "annotation {ANNOTATION_PREFIX}{name}: namespace {} may not use provider references (--cross-provider-namespaces)",
+            meta.namespace
+        ),
+    ))
 }
 
 /// One path to route.
@@ -256,7 +352,9 @@ fn router_template(ctx: &Context<'_>, meta: &Meta) -> Result<Router, Problem> {
             )
         })?;
     }
+    router.observability = observability(meta)?;
     if let Some(middlewares) = annotation(meta, "router.middlewares") {
+        check_cross_provider(ctx, meta, "router.middlewares")?;
         for name in csv(middlewares) {
             // Ingresses name Mesh Middlewares as <ns>-<name>@kubernetescrd (Traefik's form).
             let id = name
@@ -275,9 +373,18 @@ fn router_template(ctx: &Context<'_>, meta: &Meta) -> Result<Router, Problem> {
             router.middlewares.push(id);
         }
     }
-    if annotation(meta, "router.tls") == Some("true") {
+    // Any `router.tls.*` setting makes the router TLS, as `router.tls: "true"` does.
+    let tls_flag = annotation(meta, "router.tls")
+        .map(|value| parse_bool("router.tls", value))
+        .transpose()?;
+    let tls_settings = meta
+        .annotations
+        .keys()
+        .any(|key| key.starts_with(&format!("{ANNOTATION_PREFIX}router.tls.")));
+    if tls_flag == Some(true) || (tls_flag.is_none() && tls_settings) {
         let mut router_tls = RouterTls::default();
         if let Some(options) = annotation(meta, "router.tls.options") {
+            check_cross_provider(ctx, meta, "router.tls.options")?;
             let id = options
                 .strip_suffix("@kubernetescrd")
                 .unwrap_or(options)
@@ -295,6 +402,7 @@ fn router_template(ctx: &Context<'_>, meta: &Meta) -> Result<Router, Problem> {
         router_tls.cert_resolver = annotation(meta, "router.tls.certresolver")
             .unwrap_or_default()
             .to_string();
+        router_tls.domains = tls_domains(meta)?;
         router.tls = Some(router_tls);
     }
     Ok(router)
@@ -403,7 +511,38 @@ fn servers(
             .map_err(|m| Problem::new(Reason::UnsupportedValue, m))?
             .to_string(),
     };
-    let flag = |name: &str| service_annotation(name).map(|value| value == "true");
+    // §6.11 I-PATH-SVC: a service annotation that does not decode skips the path.
+    let on_service = |problem: Problem| {
+        Problem::new(
+            problem.reason,
+            format!("{location}: Service {key}: {}", problem.message),
+        )
+    };
+    let flag = |name: &str| {
+        service_annotation(name)
+            .map(|value| parse_bool(name, &value))
+            .transpose()
+    };
+    let native_lb = flag("service.nativelb").map_err(on_service)?;
+    let node_port_lb = flag("service.nodeportlb")
+        .map_err(on_service)?
+        .unwrap_or(false);
+    let pass_host_header = flag("service.passhostheader")
+        .map_err(on_service)?
+        .unwrap_or(true);
+    let sticky = if flag("service.sticky.cookie")
+        .map_err(on_service)?
+        .unwrap_or(false)
+    {
+        Some(sticky_cookie(&service_annotation, &flag).map_err(on_service)?)
+    } else {
+        None
+    };
+    let servers_transport = service_annotation("service.serverstransport")
+        .filter(|name| !name.trim().is_empty())
+        .map(|name| ingress_servers_transport(ctx, meta, name.trim()))
+        .transpose()
+        .map_err(on_service)?;
     let endpoints = {
         resolved.external_name_mismatch = false;
         let backend = Backend {
@@ -414,8 +553,8 @@ fn servers(
         backend::endpoints(
             ctx,
             &backend,
-            flag("service.nativelb"),
-            flag("service.nodeportlb").unwrap_or(false),
+            native_lb,
+            node_port_lb,
             Readiness::Http,
             location,
         )?
@@ -436,7 +575,9 @@ fn servers(
             })
             .collect(),
         strategy: Some(Strategy::Wrr),
-        pass_host_header: Some(flag("service.passhostheader").unwrap_or(true)),
+        pass_host_header: Some(pass_host_header),
+        sticky,
+        servers_transport: servers_transport.unwrap_or_default(),
         response_forwarding: Some(ResponseForwarding {
             flush_interval: Some(mesh_proxy::config::transport::Duration::from_millis(100)),
         }),
@@ -448,5 +589,78 @@ fn servers(
             meta.namespace, backend_service.name
         )),
         lb,
+    ))
+}
+
+/// `service.sticky.cookie.*` (§8.5): path `/` unless set, like the CRD's `sticky.cookie`.
+fn sticky_cookie(
+    text: &dyn Fn(&str) -> Option<String>,
+    flag: &dyn Fn(&str) -> Result<Option<bool>, Problem>,
+) -> Result<Sticky, Problem> {
+    const PREFIX: &str = "service.sticky.cookie.";
+    let field = |name: &str| text(&format!("{PREFIX}{name}"));
+    let max_age = match field("maxage") {
+        None => 0,
+        Some(value) => value.trim().parse().map_err(|_| {
+            Problem::new(
+                Reason::UnsupportedValue,
+                format!(
+                    "annotation {ANNOTATION_PREFIX}{PREFIX}maxage: {value:?} is not an integer"
+                ),
+            )
+        })?,
+    };
+    let same_site = field("samesite").unwrap_or_default();
+    if !same_site.is_empty()
+        && !["none", "lax", "strict"].contains(&same_site.to_ascii_lowercase().as_str())
+    {
+        return Err(Problem::new(
+            Reason::UnsupportedValue,
+            format!(
+                "annotation {ANNOTATION_PREFIX}{PREFIX}samesite: {same_site:?} is not none, lax or strict"
+            ),
+        ));
+    }
+    Ok(Sticky {
+        cookie: Some(StickyCookie {
+            name: field("name").unwrap_or_default(),
+            secure: flag(&format!("{PREFIX}secure"))?.unwrap_or(false),
+            http_only: flag(&format!("{PREFIX}httponly"))?.unwrap_or(false),
+            same_site,
+            max_age,
+            path: Some(field("path").unwrap_or_else(|| "/".to_string())),
+            domain: field("domain").unwrap_or_default(),
+        }),
+    })
+}
+
+/// `service.serverstransport` (§8.5): `<ns>-<name>@kubernetescrd` (or `@mesh`) names a
+/// ServersTransport by its id, a plain name one of the Service's namespace. Namespaces
+/// outside `crossProviderNamespaces` may not use it (§6.11 I-PATH-SVC).
+fn ingress_servers_transport(
+    ctx: &Context<'_>,
+    meta: &Meta,
+    name: &str,
+) -> Result<String, Problem> {
+    let annotation = format!("{ANNOTATION_PREFIX}service.serverstransport");
+    check_cross_provider(ctx, meta, "service.serverstransport")?;
+    let id = match name.rsplit_once('@') {
+        Some((id, "kubernetescrd" | "mesh")) => id.to_string(),
+        Some((_, provider)) => {
+            return Err(Problem::new(
+                Reason::RefInvalid,
+                format!(
+                    "annotation {annotation}: {name} refers to provider {provider:?}, which Mesh does not have"
+                ),
+            ));
+        }
+        None => super::names::object_id(&meta.namespace, name),
+    };
+    if ctx.config.http.servers_transports.contains_key(&id) {
+        return Ok(id);
+    }
+    Err(Problem::new(
+        Reason::ServersTransportNotFound,
+        format!("annotation {annotation}: ServersTransport {name} not found"),
     ))
 }

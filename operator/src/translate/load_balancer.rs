@@ -15,9 +15,9 @@ use mesh_proxy::config::service::{
 };
 use mesh_proxy::config::transport::Duration;
 
-use super::Context;
 use super::backend::{self, Backend, Problem, Readiness};
 use super::names::{object_id, service_port_id, service_with_middlewares_id};
+use super::{Context, Protocol};
 use super::{middleware, refs};
 
 /// Services built for one route or object, not yet in the configuration.
@@ -314,6 +314,8 @@ fn servers_load_balancer(
     {
         lb.servers_transport =
             servers_transport(ctx, parent_namespace, &key.namespace, transport, location)?;
+        let skipped = ctx.transport_warnings(Protocol::Http, &lb.servers_transport, location);
+        staged.warnings.extend(skipped);
     }
     if port.external_name_mismatch {
         staged.warnings.push(Problem::new(

@@ -61,6 +61,28 @@ pub enum Protocol {
     Udp,
 }
 
+impl Context<'_> {
+    /// The entries transport `id` skipped, as Degraded findings of a route at `location`.
+    pub(crate) fn transport_warnings(
+        &self,
+        protocol: Protocol,
+        id: &str,
+        location: &str,
+    ) -> Vec<backend::Problem> {
+        let skipped = self.transport_skips.get(&(protocol, id.to_string()));
+        skipped
+            .into_iter()
+            .flatten()
+            .map(|problem| {
+                backend::Problem::new(
+                    problem.reason,
+                    format!("{location}: servers transport {id}: {}", problem.message),
+                )
+            })
+            .collect()
+    }
+}
+
 /// Translates the world into a proxy configuration and statuses.
 pub fn translate(snapshot: &Snapshot, options: &ProviderOptions) -> Translation {
     let mut ctx = Context::new(snapshot, options);
@@ -91,6 +113,9 @@ pub(crate) struct Context<'a> {
     /// Set once TraefikServices are in the configuration: later references must find them
     /// there, not just in the snapshot.
     pub translated_traefik_services: bool,
+    /// CA and client-certificate entries each ServersTransport(TCP) skipped, by protocol and
+    /// id: a route using that transport is Degraded with them.
+    pub transport_skips: BTreeMap<(Protocol, String), Vec<backend::Problem>>,
 }
 
 impl<'a> Context<'a> {
@@ -104,6 +129,7 @@ impl<'a> Context<'a> {
             tls_hosts: Vec::new(),
             certificates: BTreeMap::new(),
             translated_traefik_services: false,
+            transport_skips: BTreeMap::new(),
         }
     }
 

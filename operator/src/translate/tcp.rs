@@ -250,7 +250,7 @@ fn load_balancer(
         native_lb: service.native_lb,
         node_port_lb: service.node_port_lb,
     };
-    let (addresses, warnings) = stream::addresses(ctx, namespace, &reference, location)?;
+    let (addresses, mut warnings) = stream::addresses(ctx, namespace, &reference, location)?;
     let servers_transport = match service
         .servers_transport
         .as_deref()
@@ -259,6 +259,7 @@ fn load_balancer(
         Some(name) => servers_transport_tcp(ctx, namespace, name, location)?,
         None => String::new(),
     };
+    warnings.extend(ctx.transport_warnings(Protocol::Tcp, &servers_transport, location));
     let termination_delay = if servers_transport.is_empty() {
         service.termination_delay
     } else {

@@ -1,6 +1,7 @@
 //! ServersTransport and ServersTransportTCP -> how the proxy dials servers (reference
-//! §1.10, §1.11, §6.9). A bad CA or client certificate skips that entry only; the transport
-//! is always emitted and the finding shown on its status.
+//! §1.10, §1.11, §6.9). CAs come from Secrets or ConfigMaps. A bad CA or client certificate
+//! skips that entry only; the transport is always emitted and the finding shown on its
+//! status.
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use mesh_crds::common::RootCa;
@@ -14,8 +15,8 @@ use mesh_proxy::config::transport::{
 use super::backend::Problem;
 use super::load_balancer::duration;
 use super::names::object_id;
-use super::{Context, secrets};
-use crate::snapshot::{ObjectKind, ObjectRef};
+use super::{Context, Protocol, secrets};
+use crate::snapshot::{ObjectKey, ObjectKind, ObjectRef};
 
 const TLS_VERSIONS: [&str; 4] = [
     "VersionTLS10",
@@ -52,6 +53,7 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
                     key_file: pair.key_file,
                 })
                 .collect();
+        let skipped = problems.clone();
         let (min_version, max_version) = versions(
             spec.min_version.as_deref(),
             spec.max_version.as_deref(),
@@ -97,10 +99,12 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             ctx.book
                 .object_problem(&object, problem.reason, problem.message);
         }
-        ctx.config
-            .http
-            .servers_transports
-            .insert(object_id(&key.namespace, &key.name), built);
+        let id = object_id(&key.namespace, &key.name);
+        if !skipped.is_empty() {
+            ctx.transport_skips
+                .insert((Protocol::Http, id.clone()), skipped);
+        }
+        ctx.config.http.servers_transports.insert(id, built);
     }
 
     for (key, entry) in &snapshot.servers_transport_tcps {
@@ -132,6 +136,7 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             ),
             peer_cert_uri: tls.peer_cert_uri.clone().unwrap_or_default(),
         });
+        let skipped = problems.clone();
         let built = TcpServersTransport {
             dial_timeout: timeout("dialTimeout", &spec.dial_timeout, &mut problems),
             dial_keep_alive: timeout("dialKeepAlive", &spec.dial_keep_alive, &mut problems),
@@ -148,10 +153,12 @@ pub(crate) fn translate_servers_transports(ctx: &mut Context<'_>) {
             ctx.book
                 .object_problem(&object, problem.reason, problem.message);
         }
-        ctx.config
-            .tcp
-            .servers_transports
-            .insert(object_id(&key.namespace, &key.name), built);
+        let id = object_id(&key.namespace, &key.name);
+        if !skipped.is_empty() {
+            ctx.transport_skips
+                .insert((Protocol::Tcp, id.clone()), skipped);
+        }
+        ctx.config.tcp.servers_transports.insert(id, built);
     }
 }
 
@@ -225,18 +232,51 @@ fn root_cas(
                 Reason::InvalidSpec,
                 format!("{location}: set either secret or configMap, not both; entry skipped"),
             )),
-            (Some(secret), None) => match secrets::ca_bundle(ctx, namespace, secret, true, &location) {
-                Ok(ca) => cas.push(ca),
-                Err(problem) => problems.push(problem),
-            },
-            (None, Some(config_map)) => problems.push(Problem::new(
-                Reason::RefInvalid,
-                format!("{location}: ConfigMap {namespace}/{config_map}: Mesh reads CAs from Secrets only; entry skipped"),
-            )),
+            (Some(secret), None) => {
+                match secrets::ca_bundle(ctx, namespace, secret, true, &location) {
+                    Ok(ca) => cas.push(ca),
+                    Err(problem) => problems.push(problem),
+                }
+            }
+            (None, Some(config_map)) => {
+                match config_map_ca_bundle(ctx, namespace, config_map, &location) {
+                    Ok(ca) => cas.push(ca),
+                    Err(problem) => problems.push(problem),
+                }
+            }
             (None, None) => {}
         }
     }
     cas
+}
+
+/// A CA bundle from ConfigMap `namespace/name`: `tls.ca`, else `ca.crt` (§1.10; unlike
+/// Secrets, no single-key fallback).
+fn config_map_ca_bundle(
+    ctx: &Context<'_>,
+    namespace: &str,
+    name: &str,
+    location: &str,
+) -> Result<String, Problem> {
+    let key = ObjectKey::new(namespace, name);
+    let Some(config_map) = ctx.snapshot.config_maps.get(&key) else {
+        return Err(Problem::new(
+            Reason::InvalidCertificateRef,
+            format!("{location}: ConfigMap {key} not found; entry skipped"),
+        ));
+    };
+    let data = config_map.data.as_ref();
+    let text = |field: &str| {
+        data.and_then(|data| data.get(field))
+            .filter(|text| !text.trim().is_empty())
+            .cloned()
+    };
+    text("tls.ca").or_else(|| text("ca.crt")).ok_or_else(|| {
+        Problem::new(
+            Reason::InvalidCertificateRef,
+            format!("{location}: ConfigMap {key} has no CA under tls.ca or ca.crt; entry skipped"),
+        )
+    })
 }
 
 fn client_certificates(

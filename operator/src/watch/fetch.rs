@@ -1,10 +1,10 @@
-//! Fetches the Secrets that became referenced after the world dropped their data (it holds
-//! referenced Secrets only; the watcher still sees every Secret, so the world knows which
-//! exist and who reported them).
+//! Fetches the Secrets and ConfigMaps that became referenced after the world dropped their
+//! data (it holds referenced ones only; the watchers still see every one, so the world knows
+//! which exist and who reported them).
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DynamicObject};
 use kube::{Client, discovery::ApiResource};
 use tracing::{debug, warn};
@@ -15,12 +15,12 @@ use crate::world::World;
 /// Wait before retrying a failed GET when nothing else changes meanwhile.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// Fetches every Secret the world asks for, now and after each change. Never returns while
-/// the world exists.
-pub async fn fetch_referenced_secrets(client: Client, world: World) {
+/// Fetches every Secret and ConfigMap the world asks for, now and after each change. Never
+/// returns while the world exists.
+pub async fn fetch_referenced_data(client: Client, world: World) {
     let mut changes = world.subscribe();
     loop {
-        let complete = fetch_wanted_secrets(&client, &world).await;
+        let complete = fetch_wanted_data(&client, &world).await;
         if complete {
             if changes.changed().await.is_err() {
                 return;
@@ -34,25 +34,28 @@ pub async fn fetch_referenced_secrets(client: Client, world: World) {
     }
 }
 
-/// One round: GETs each Secret the world wants back. Returns false when a GET failed (the
-/// Secret stays wanted and a later round tries again).
-pub async fn fetch_wanted_secrets(client: &Client, world: &World) -> bool {
-    let resource = ApiResource::erase::<Secret>(&());
+/// One round: GETs each Secret and ConfigMap the world wants back. Returns false when a GET
+/// failed (the object stays wanted and a later round tries again).
+pub async fn fetch_wanted_data(client: &Client, world: &World) -> bool {
     let mut complete = true;
-    for (key, source) in world.secrets_to_fetch() {
+    for (key, source) in world.data_to_fetch() {
+        let resource = match key.kind.as_str() {
+            "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
+            _ => ApiResource::erase::<Secret>(&()),
+        };
         let api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), &key.namespace, &resource);
         match api.get_opt(&key.name).await {
-            Ok(Some(secret)) => {
-                debug!(secret = %key, "referenced Secret fetched");
-                world.upsert(source, prepare(secret, &resource));
+            Ok(Some(object)) => {
+                debug!(object = %key, "referenced object fetched");
+                world.upsert(source, prepare(object, &resource));
             }
             Ok(None) => {
                 // Deleted since the watcher saw it; its delete event may still be on the way.
                 world.remove(&key);
             }
             Err(error) => {
-                warn!(secret = %key, %error, "cannot fetch a referenced Secret; retrying");
+                warn!(object = %key, %error, "cannot fetch a referenced object; retrying");
                 complete = false;
             }
         }

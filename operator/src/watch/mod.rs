@@ -19,7 +19,7 @@ use tokio::sync::watch as tokio_watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-pub use fetch::{fetch_referenced_secrets, fetch_wanted_secrets};
+pub use fetch::{fetch_referenced_data, fetch_wanted_data};
 pub use resources::{WatchSpec, watch_specs};
 
 use crate::world::{RawKey, SourceId, World};
@@ -156,9 +156,13 @@ fn is_not_found(error: &watcher::Error) -> bool {
     }
 }
 
+/// Annotation `kubectl apply` keeps a full copy of the applied object in (Secret data
+/// included); never read by Mesh.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Lists and watches do not always carry `apiVersion`/`kind` on each item; the world keys
-/// objects by kind, so fill them in. `managedFields` is dropped: it is never read and is
-/// often the largest part of an object.
+/// objects by kind, so fill them in. `managedFields` and the last-applied annotation are
+/// dropped: they are never read and are often the largest part of an object.
 fn prepare(mut object: DynamicObject, resource: &ApiResource) -> DynamicObject {
     if object.types.is_none() {
         object.types = Some(kube::api::TypeMeta {
@@ -167,6 +171,12 @@ fn prepare(mut object: DynamicObject, resource: &ApiResource) -> DynamicObject {
         });
     }
     object.metadata.managed_fields = None;
+    if let Some(annotations) = object.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            object.metadata.annotations = None;
+        }
+    }
     object
 }
 
@@ -187,13 +197,22 @@ mod tests {
     }
 
     #[test]
-    fn prepare_fills_types_and_drops_managed_fields() {
+    fn prepare_fills_types_and_drops_managed_fields_and_last_applied() {
         let resource = ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&());
         let mut object = DynamicObject::new("s", &resource);
         object.types = None;
         object.metadata.managed_fields = Some(vec![Default::default()]);
+        object.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_owned(), "{\"spec\":{}}".to_owned()),
+                ("team".to_owned(), "a".to_owned()),
+            ]
+            .into(),
+        );
         let object = prepare(object, &resource);
-        assert_eq!(object.types.unwrap().kind, "Service");
+        assert_eq!(object.types.as_ref().unwrap().kind, "Service");
         assert!(object.metadata.managed_fields.is_none());
+        let annotations = object.metadata.annotations.unwrap_or_default();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["team"]);
     }
 }

@@ -1,6 +1,6 @@
 //! Which resources `mesh run` watches, with which selectors.
 
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::discovery::ApiResource;
@@ -57,10 +57,12 @@ pub fn watch_specs(
                 });
             }
         }
+        // ConfigMaps: the world keeps the data of referenced ones only (ServersTransport CAs).
         let namespaced = [
             ApiResource::erase::<Service>(&()),
             ApiResource::erase::<EndpointSlice>(&()),
             ApiResource::erase::<Ingress>(&()),
+            ApiResource::erase::<ConfigMap>(&()),
         ];
         for resource in namespaced {
             specs.push(WatchSpec {
@@ -99,8 +101,9 @@ mod tests {
     fn one_watcher_per_kind_group_and_namespace() {
         let groups = vec!["mesh.io".to_owned(), "traefik.io".to_owned()];
         let specs = watch_specs(&groups, &[], "team=a");
-        // 10 kinds x 2 groups + Service, EndpointSlice, Ingress, Secret + Node, IngressClass.
-        assert_eq!(specs.len(), 26);
+        // 10 kinds x 2 groups + Service, EndpointSlice, Ingress, ConfigMap, Secret + Node,
+        // IngressClass.
+        assert_eq!(specs.len(), 27);
         let route = &specs[0];
         assert_eq!(route.resource.api_version, "mesh.io/v1alpha1");
         assert_eq!(route.resource.plural, "ingressroutes");
@@ -129,7 +132,7 @@ mod tests {
     fn namespaces_multiply_namespaced_watchers_only() {
         let namespaces = vec!["a".to_owned(), "b".to_owned()];
         let specs = watch_specs(&["mesh.io".to_owned()], &namespaces, "");
-        assert_eq!(specs.len(), 2 * (10 + 4) + 2);
+        assert_eq!(specs.len(), 2 * (10 + 5) + 2);
         assert_eq!(
             specs.iter().filter(|s| s.resource.kind == "Node").count(),
             1

@@ -506,3 +506,55 @@ async fn a_secret_referenced_after_startup_is_fetched() -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_servers_transport_waits_for_its_root_ca_config_map() -> anyhow::Result<()> {
+    let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
+    apply_json(
+        &client,
+        &json!({"apiVersion": "mesh.io/v1alpha1", "kind": "ServersTransport",
+            "metadata": {"name": "backend-tls"},
+            "spec": {"serverName": "backend.internal", "rootCAs": [{"configMap": "backend-ca"}]}}),
+        &ns,
+    )
+    .await?;
+    let mesh = Mesh::start(plane, &ns, "configmap-ca", &[]).await?;
+    let transports: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &mesh_resource("ServersTransport")?);
+    expect(
+        &transports,
+        &mesh,
+        "backend-tls",
+        ("False", "InvalidCertificateRef"),
+        &[&format!("rootCAs[0]: ConfigMap {ns}/backend-ca not found")],
+    )
+    .await?;
+
+    let (ca, _key) = self_signed("backend.internal")?;
+    apply_json(
+        &client,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "backend-ca"},
+            "data": {"ca.crt": ca}}),
+        &ns,
+    )
+    .await?;
+    expect(&transports, &mesh, "backend-tls", ("True", "Ready"), &[]).await?;
+
+    // A ConfigMap without `tls.ca` or `ca.crt` is named in the message.
+    apply_json(
+        &client,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "backend-ca"},
+            "data": {"bundle.pem": "x"}}),
+        &ns,
+    )
+    .await?;
+    expect(
+        &transports,
+        &mesh,
+        "backend-tls",
+        ("False", "InvalidCertificateRef"),
+        &["has no CA under tls.ca or ca.crt"],
+    )
+    .await?;
+    Ok(())
+}

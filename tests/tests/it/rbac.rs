@@ -73,6 +73,7 @@ fn watched_core_resources() -> Vec<ApiResource> {
         core_resource("", "v1", "Service", "services"),
         core_resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
         core_resource("", "v1", "Secret", "secrets"),
+        core_resource("", "v1", "ConfigMap", "configmaps"),
         core_resource("", "v1", "Node", "nodes"),
         core_resource("networking.k8s.io", "v1", "Ingress", "ingresses"),
         core_resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses"),
