@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::layers::Layers;
 use super::report::{ApplyReport, ObjectReport, Problem};
-use crate::config::{Config, Protocol, Router, StaticConfig};
+use crate::config::{Config, HttpConfig, Protocol, Router, StaticConfig};
 use crate::metrics::CounterRegistry;
 use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
 use crate::router::{Route, RouteTarget, RouterTable};
@@ -100,117 +100,24 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         TlsBuilder::new(&config.tls, entry_point_names.len(), Some(&previous.tls));
 
     let layers = Layers::analyse(&http.routers);
+    let checks = RouterChecks {
+        static_config,
+        http,
+        layers: &layers,
+        entry_point_names: &entry_point_names,
+        http_entry_points: &http_entry_points,
+        services: &services,
+        service_errors: &service_errors,
+    };
     // Routers valid on their own (rule, middlewares, service or children), not yet served.
     let mut compiled: HashMap<&str, Compiled> = HashMap::new();
     let mut router_problems: BTreeMap<&str, (Vec<Problem>, Vec<Problem>)> = BTreeMap::new();
     for (name, router) in &http.routers {
-        let mut problems = layers
-            .problems
-            .get(name.as_str())
-            .cloned()
-            .unwrap_or_default();
-        let mut warnings = Vec::new();
-        let is_child = !router.parent_refs.is_empty();
-        let has_children = layers.children.contains_key(name.as_str());
-
-        // A child is reached through its parent: entry points and TLS are the root's.
-        let entry_points = if is_child {
-            Vec::new()
-        } else {
-            resolve_entry_points(
-                router,
-                &http_entry_points,
-                &static_config.entry_points,
-                &mut warnings,
-                &mut problems,
-            )
-        };
-        let rule = match router.rule.trim() {
-            "" => {
-                problems.push(Problem::new("InvalidRule", "empty rule"));
-                None
-            }
-            source => match parse_http(source) {
-                Ok(rule) => Some(rule),
-                Err(err) => {
-                    problems.push(Problem::new(
-                        "InvalidRule",
-                        format!("rule `{source}`: {err}"),
-                    ));
-                    None
-                }
-            },
-        };
-        if router.priority > MAX_USER_PRIORITY {
-            problems.push(Problem::new(
-                "PriorityTooLarge",
-                format!(
-                    "priority {} is above the maximum {MAX_USER_PRIORITY}",
-                    router.priority
-                ),
-            ));
+        let checked = checks.check(name, router, &mut chains, &mut tls_builder);
+        if let Some(parts) = checked.compiled {
+            compiled.insert(name, parts);
         }
-        if let Some(router_tls) = router.tls.as_ref().filter(|_| !is_child) {
-            problems.extend(tls_builder.router_problem(&router_tls.options));
-            // Hosts pick the TLS option at handshake time, even for a router not served.
-            let slots = entry_points
-                .iter()
-                .filter_map(|ep| entry_point_names.iter().position(|n| n == ep));
-            for slot in slots.filter(|_| rule.is_some()) {
-                let hosts = rule
-                    .as_ref()
-                    .map(|rule| rule.hosts().to_vec())
-                    .unwrap_or_default();
-                let options = router_tls.options.clone();
-                tls_builder.claim(
-                    slot,
-                    TlsRouterHosts {
-                        router: name.clone(),
-                        hosts,
-                        options,
-                    },
-                );
-            }
-        }
-        // Layers reports a missing service, and a service next to children.
-        let service = if has_children || router.service.is_empty() {
-            None
-        } else {
-            resolve_service(router, http, &services, &service_errors, &mut problems)
-        };
-        let chain = match chains.chain(&router.middlewares) {
-            Ok(chain) => Some(chain),
-            Err(err) => {
-                problems.push(middleware_problem(&err));
-                None
-            }
-        };
-
-        if let (true, Some(rule), Some(chain)) = (problems.is_empty(), rule, chain) {
-            let target = match service {
-                Some(service) => Some(Target::Service(service)),
-                None if has_children => Some(Target::Children),
-                None => None,
-            };
-            if let Some(target) = target {
-                let priority = rule.priority(router.priority);
-                let slots = entry_points
-                    .iter()
-                    .filter_map(|ep| entry_point_names.iter().position(|n| n == ep))
-                    .collect();
-                compiled.insert(
-                    name,
-                    Compiled {
-                        rule,
-                        priority,
-                        chain,
-                        target,
-                        slots,
-                    },
-                );
-            }
-        }
-        router_problems.insert(name, (problems, warnings));
+        router_problems.insert(name, (checked.problems, checked.warnings));
     }
 
     let valid: BTreeSet<&str> = compiled.keys().copied().collect();
@@ -222,60 +129,15 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
         }
     }
 
-    // Children are built before their parents, whose indexes hold them.
-    let mut built: HashMap<&str, (Arc<Route>, HttpRule, i64)> = HashMap::new();
-    for name in children_first(&http.routers, &layers, &served) {
-        let (Some(router), Some(parts)) = (http.routers.get(name), compiled.remove(name)) else {
-            continue;
-        };
-        let target = match parts.target {
-            Target::Service(service) => RouteTarget::Service(service),
-            Target::Children => {
-                let entries = layers
-                    .children
-                    .get(name)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|child| {
-                        built.get(child).map(|(route, rule, priority)| IndexEntry {
-                            name: child.to_string(),
-                            rule: rule.clone(),
-                            priority: *priority,
-                            value: Arc::clone(route),
-                        })
-                    })
-                    .collect();
-                RouteTarget::Children(HttpRouterIndex::new(entries))
-            }
-        };
-        let route = make_route(name, router, target, parts.chain, counters, static_config);
-        if !router.parent_refs.is_empty() {
-            built.insert(name, (route, parts.rule, parts.priority));
-            continue;
-        }
-        // The rule moves into the last entry point's index; only extra ones clone it.
-        let mut rule = Some(parts.rule);
-        for (i, slot) in parts.slots.iter().enumerate() {
-            let rule = if i + 1 == parts.slots.len() {
-                rule.take()
-            } else {
-                rule.clone()
-            };
-            let Some(rule) = rule else { continue };
-            let entry = IndexEntry {
-                name: name.to_string(),
-                rule,
-                priority: parts.priority,
-                value: Arc::clone(&route),
-            };
-            let (plain, tls) = &mut per_entry_point[*slot];
-            if router.tls.is_some() {
-                tls.push(entry)
-            } else {
-                plain.push(entry)
-            }
-        }
-    }
+    place_routers(
+        &http.routers,
+        &layers,
+        &served,
+        compiled,
+        counters,
+        static_config,
+        &mut per_entry_point,
+    );
     let mut router_reports: BTreeMap<String, ObjectReport> = router_problems
         .into_iter()
         .map(|(name, (errors, warnings))| {
@@ -360,6 +222,205 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
     }
 }
 
+/// Builds the served routers, children before the parents whose indexes hold them, and
+/// puts the roots into their entry points' indexes.
+fn place_routers<'a>(
+    routers: &'a BTreeMap<String, Router>,
+    layers: &Layers<'a>,
+    served: &BTreeSet<&'a str>,
+    mut compiled: HashMap<&'a str, Compiled>,
+    counters: &CounterRegistry,
+    static_config: &StaticConfig,
+    per_entry_point: &mut [EntryPointRoutes],
+) {
+    // Children are built before their parents, whose indexes hold them.
+    let mut built: HashMap<&str, (Arc<Route>, HttpRule, i64)> = HashMap::new();
+    for name in children_first(routers, layers, served) {
+        let (Some(router), Some(parts)) = (routers.get(name), compiled.remove(name)) else {
+            continue;
+        };
+        let target = match parts.target {
+            Target::Service(service) => RouteTarget::Service(service),
+            Target::Children => {
+                let entries = layers
+                    .children
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|child| {
+                        built.get(child).map(|(route, rule, priority)| IndexEntry {
+                            name: child.to_string(),
+                            rule: rule.clone(),
+                            priority: *priority,
+                            value: Arc::clone(route),
+                        })
+                    })
+                    .collect();
+                RouteTarget::Children(HttpRouterIndex::new(entries))
+            }
+        };
+        let route = make_route(name, router, target, parts.chain, counters, static_config);
+        if !router.parent_refs.is_empty() {
+            built.insert(name, (route, parts.rule, parts.priority));
+            continue;
+        }
+        // The rule moves into the last entry point's index; only extra ones clone it.
+        let mut rule = Some(parts.rule);
+        for (i, slot) in parts.slots.iter().enumerate() {
+            let rule = if i + 1 == parts.slots.len() {
+                rule.take()
+            } else {
+                rule.clone()
+            };
+            let Some(rule) = rule else { continue };
+            let entry = IndexEntry {
+                name: name.to_string(),
+                rule,
+                priority: parts.priority,
+                value: Arc::clone(&route),
+            };
+            let (plain, tls) = &mut per_entry_point[*slot];
+            if router.tls.is_some() {
+                tls.push(entry)
+            } else {
+                plain.push(entry)
+            }
+        }
+    }
+}
+
+/// What checking one router on its own needs from the rest of the configuration.
+struct RouterChecks<'a> {
+    static_config: &'a StaticConfig,
+    http: &'a HttpConfig,
+    layers: &'a Layers<'a>,
+    entry_point_names: &'a [&'a str],
+    http_entry_points: &'a [&'a str],
+    services: &'a Services,
+    service_errors: &'a HashMap<&'a str, &'a ServiceBuildError>,
+}
+
+/// One router checked on its own: its findings, and what to serve when it has no errors.
+struct CheckedRouter {
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+    compiled: Option<Compiled>,
+}
+
+impl RouterChecks<'_> {
+    /// Entry points, rule, priority, TLS option, service or children, and middlewares.
+    /// Whether the router is reachable from a root is decided later, over all routers.
+    fn check(
+        &self,
+        name: &str,
+        router: &Router,
+        chains: &mut ChainCompiler<'_>,
+        tls_builder: &mut TlsBuilder,
+    ) -> CheckedRouter {
+        let mut problems = self.layers.problems.get(name).cloned().unwrap_or_default();
+        let mut warnings = Vec::new();
+        let is_child = !router.parent_refs.is_empty();
+        let has_children = self.layers.children.contains_key(name);
+
+        // A child is reached through its parent: entry points and TLS are the root's.
+        let entry_points = if is_child {
+            Vec::new()
+        } else {
+            resolve_entry_points(
+                router,
+                self.http_entry_points,
+                &self.static_config.entry_points,
+                &mut warnings,
+                &mut problems,
+            )
+        };
+        let slots: Vec<usize> = entry_points
+            .iter()
+            .filter_map(|ep| self.entry_point_names.iter().position(|n| n == ep))
+            .collect();
+        let rule = match router.rule.trim() {
+            "" => {
+                problems.push(Problem::new("InvalidRule", "empty rule"));
+                None
+            }
+            source => match parse_http(source) {
+                Ok(rule) => Some(rule),
+                Err(err) => {
+                    problems.push(Problem::new(
+                        "InvalidRule",
+                        format!("rule `{source}`: {err}"),
+                    ));
+                    None
+                }
+            },
+        };
+        if router.priority > MAX_USER_PRIORITY {
+            problems.push(Problem::new(
+                "PriorityTooLarge",
+                format!(
+                    "priority {} is above the maximum {MAX_USER_PRIORITY}",
+                    router.priority
+                ),
+            ));
+        }
+        if let Some(router_tls) = router.tls.as_ref().filter(|_| !is_child) {
+            problems.extend(tls_builder.router_problem(&router_tls.options));
+            // Hosts pick the TLS option at handshake time, even for a router not served.
+            for slot in slots.iter().filter(|_| rule.is_some()) {
+                let hosts = rule.as_ref().map(|rule| rule.hosts().to_vec());
+                tls_builder.claim(
+                    *slot,
+                    TlsRouterHosts {
+                        router: name.to_string(),
+                        hosts: hosts.unwrap_or_default(),
+                        options: router_tls.options.clone(),
+                    },
+                );
+            }
+        }
+        // Layers reports a missing service, and a service next to children.
+        let service = if has_children || router.service.is_empty() {
+            None
+        } else {
+            resolve_service(
+                router,
+                self.http,
+                self.services,
+                self.service_errors,
+                &mut problems,
+            )
+        };
+        let chain = match chains.chain(&router.middlewares) {
+            Ok(chain) => Some(chain),
+            Err(err) => {
+                problems.push(middleware_problem(&err));
+                None
+            }
+        };
+
+        let target = match service {
+            Some(service) => Some(Target::Service(service)),
+            None if has_children => Some(Target::Children),
+            None => None,
+        };
+        let compiled = match (problems.is_empty(), rule, chain, target) {
+            (true, Some(rule), Some(chain), Some(target)) => Some(Compiled {
+                priority: rule.priority(router.priority),
+                rule,
+                chain,
+                target,
+                slots,
+            }),
+            _ => None,
+        };
+        CheckedRouter {
+            problems,
+            warnings,
+            compiled,
+        }
+    }
+}
+
 fn resolve_entry_points<'a>(
     router: &'a Router,
     http_entry_points: &[&'a str],
@@ -401,7 +462,7 @@ fn resolve_entry_points<'a>(
 
 fn resolve_service(
     router: &Router,
-    http: &crate::config::HttpConfig,
+    http: &HttpConfig,
     services: &Services,
     service_errors: &HashMap<&str, &ServiceBuildError>,
     problems: &mut Vec<Problem>,
