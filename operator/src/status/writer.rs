@@ -101,16 +101,15 @@ impl StatusWriter {
     /// Writes what changed; returns false when some writes failed (and should be retried).
     async fn write_batch(&self, batch: &StatusBatch, leader: &watch::Receiver<bool>) -> bool {
         let now = Time(Timestamp::now());
-        // Owned pairs: borrowing them across `buffer_unordered` trips the compiler's
-        // higher-ranked Send check for spawned futures.
-        let pairs: Vec<(ObjectRef, ObjectStatus)> = batch
-            .statuses
-            .iter()
-            .map(|(object, status)| (object.clone(), status.clone()))
-            .collect();
-        let writes = pairs
-            .into_iter()
-            .map(|(object, status)| self.write_one(object, status, &now, leader));
+        // Owned names and statuses: borrowing them across `buffer_unordered` trips the
+        // compiler's higher-ranked Send check for spawned futures. Each status is cloned
+        // only when its write starts, so a batch of many objects is not copied whole.
+        let statuses = Arc::clone(&batch.statuses);
+        let objects: Vec<ObjectRef> = statuses.keys().cloned().collect();
+        let writes = objects.into_iter().filter_map(|object| {
+            let desired = statuses.get(&object)?.clone();
+            Some(self.write_one(object, desired, &now, leader))
+        });
         let outcomes: Vec<Outcome> = futures::stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
             .collect()
