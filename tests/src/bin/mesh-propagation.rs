@@ -192,6 +192,42 @@ async fn sample(
 struct Mesh {
     process: ManagedProcess,
     web: SocketAddr,
+    admin: SocketAddr,
+}
+
+/// The configuration generation `mesh` reports on `/api/status` (0 before its first build).
+async fn generation_of(admin: SocketAddr) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(admin).await else {
+        return 0;
+    };
+    // HTTP/1.0: the answer ends when the connection closes, never chunked.
+    let request = "GET /api/status HTTP/1.0\r\nhost: mesh\r\n\r\n";
+    let mut answer = Vec::new();
+    if stream.write_all(request.as_bytes()).await.is_err()
+        || stream.read_to_end(&mut answer).await.is_err()
+    {
+        return 0;
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(body).ok())
+        .and_then(|body| body["generation"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Waits until `mesh` has listed the cluster and applied its first configuration: its
+/// memory before that is the memory of a process still starting, not of an idle one.
+async fn wait_first_configuration(mesh: &Mesh) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while generation_of(mesh.admin).await == 0 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "mesh never built a configuration"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 async fn start_mesh(plane: &ControlPlane, namespace: &str, dir: &Path) -> anyhow::Result<Mesh> {
@@ -216,7 +252,12 @@ async fn start_mesh(plane: &ControlPlane, namespace: &str, dir: &Path) -> anyhow
             std::env::var("MESH_LOG").unwrap_or_else(|_| "warn".into()),
         );
     let process = ManagedProcess::start("mesh", command, &dir.join("mesh.log"))?;
-    Ok(Mesh { process, web })
+    let admin = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+    Ok(Mesh {
+        process,
+        web,
+        admin,
+    })
 }
 
 async fn world(client: &kube::Client, pod_ip: std::net::Ipv4Addr) -> anyhow::Result<String> {
@@ -294,6 +335,7 @@ async fn main() -> anyhow::Result<()> {
         let api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), &namespace, &ingress_routes());
         let mesh = start_mesh(&plane, &namespace, &dir_path).await?;
+        wait_first_configuration(&mesh).await?;
         println!(
             "memory: mesh idle RSS {:.1} MiB",
             rss_mib(mesh.process.pid())
