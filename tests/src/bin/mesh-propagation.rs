@@ -161,6 +161,20 @@ async fn grow(
             anyhow::ensure!(Instant::now() < deadline, "{host} never served");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Samples measure one change against a settled system, not the queue of status
+        // writes the bulk creation left behind (writes are rate-limited).
+        loop {
+            let list = api.list(&Default::default()).await?;
+            let pending = list.items.iter().filter(|object| !ready(object)).count();
+            if pending == 0 {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{pending} IngressRoutes never became Ready"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     Ok(())
 }
