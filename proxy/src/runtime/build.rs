@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::layers::Layers;
-use super::report::{ApplyReport, ObjectReport, Problem};
+use super::report::{ApplyReport, ObjectReport, Problem, parse_rule};
 use crate::config::{Config, HttpConfig, Protocol, Router, StaticConfig};
 use crate::metrics::CounterRegistry;
 use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
@@ -338,22 +338,7 @@ impl RouterChecks<'_> {
             .iter()
             .filter_map(|ep| self.entry_point_names.iter().position(|n| n == ep))
             .collect();
-        let rule = match router.rule.trim() {
-            "" => {
-                problems.push(Problem::new("InvalidRule", "empty rule"));
-                None
-            }
-            source => match parse_http(source) {
-                Ok(rule) => Some(rule),
-                Err(err) => {
-                    problems.push(Problem::new(
-                        "InvalidRule",
-                        format!("rule `{source}`: {err}"),
-                    ));
-                    None
-                }
-            },
-        };
+        let rule = parse_rule(&router.rule, parse_http, &mut problems);
         if router.priority > MAX_USER_PRIORITY {
             problems.push(Problem::new(
                 "PriorityTooLarge",

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use arc_swap::ArcSwap;
 
 pub use build::Generation;
+pub(crate) use report::parse_rule;
 pub use report::{ApplyReport, ObjectReport, ObjectStatus, Problem};
 
 use crate::config::{Config, StaticConfig};

@@ -40,6 +40,28 @@ impl Problem {
     }
 }
 
+/// A router's rule, parsed with `parse` (HTTP or TCP); an empty or unparsable rule is an
+/// `InvalidRule` problem quoting the rule.
+pub(crate) fn parse_rule<R, E: std::fmt::Display>(
+    source: &str,
+    parse: impl FnOnce(&str) -> Result<R, E>,
+    problems: &mut Vec<Problem>,
+) -> Option<R> {
+    let source = source.trim();
+    if source.is_empty() {
+        problems.push(Problem::new("InvalidRule", "empty rule"));
+        return None;
+    }
+    parse(source)
+        .map_err(|err| {
+            problems.push(Problem::new(
+                "InvalidRule",
+                format!("rule `{source}`: {err}"),
+            ))
+        })
+        .ok()
+}
+
 /// One object's state after an apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectReport {

@@ -8,7 +8,7 @@ use super::service::{TcpService, TcpServiceError, build_services};
 use crate::config::tcp::{TcpConfig, TcpRouter};
 use crate::config::{Protocol, StaticConfig};
 use crate::rule::{MAX_USER_PRIORITY, RuleSyntax, TcpIndexEntry, TcpRouterIndex, parse_tcp_with};
-use crate::runtime::{ObjectReport, Problem};
+use crate::runtime::{ObjectReport, Problem, parse_rule};
 use crate::tls::TlsBuilder;
 
 /// How a TCP router treats TLS.
@@ -102,25 +102,12 @@ impl TcpGeneration {
                 &mut problems,
                 &mut warnings,
             );
-            let rule = match router.rule.trim() {
-                "" => {
-                    problems.push(Problem::new("InvalidRule", "empty rule"));
-                    None
-                }
-                source => {
-                    match parse_tcp_with(source, RuleSyntax::from_config(Some(&router.rule_syntax)))
-                    {
-                        Ok(rule) => Some(rule),
-                        Err(err) => {
-                            problems.push(Problem::new(
-                                "InvalidRule",
-                                format!("rule `{source}`: {err}"),
-                            ));
-                            None
-                        }
-                    }
-                }
-            };
+            let syntax = RuleSyntax::from_config(Some(&router.rule_syntax));
+            let rule = parse_rule(
+                &router.rule,
+                |source| parse_tcp_with(source, syntax),
+                &mut problems,
+            );
             if let Some(rule) = &rule
                 && router.tls.is_none()
                 && rule.requires_tls()
