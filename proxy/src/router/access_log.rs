@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use http::Request;
 use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::{Connection, Route};
-use crate::body::Body;
+use super::Connection;
 use crate::config::AccessLogFormat;
 
 const QUEUE_CAPACITY: usize = 8192;
@@ -45,15 +43,21 @@ pub struct AccessLogEntry {
 }
 
 impl AccessLogEntry {
-    pub(super) fn start(req: &Request<Body>, conn: &Connection, route: &Route) -> Self {
+    /// `router`/`service` are `-` for a request no router took.
+    pub(super) fn start(
+        req: &http::request::Parts,
+        conn: &Connection,
+        router: &str,
+        service: &str,
+    ) -> Self {
         let host = req
-            .headers()
+            .headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or_default();
         let header = |name| {
-            req.headers()
+            req.headers
                 .get(name)
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or("-")
@@ -62,16 +66,16 @@ impl AccessLogEntry {
         AccessLogEntry {
             start_utc: Utc::now(),
             client_addr: conn.client_addr.to_string(),
-            request_method: req.method().to_string(),
+            request_method: req.method.to_string(),
             request_host: host.to_owned(),
             request_path: req
-                .uri()
+                .uri
                 .path_and_query()
                 .map_or("/", |pq| pq.as_str())
                 .to_owned(),
-            request_protocol: format!("{:?}", req.version()),
-            router_name: route.name.to_string(),
-            service_name: route.service_name.to_string(),
+            request_protocol: format!("{:?}", req.version),
+            router_name: router.to_owned(),
+            service_name: service.to_owned(),
             entry_point_name: conn.entry_point.to_string(),
             downstream_status: 0,
             duration: 0,

@@ -61,6 +61,9 @@ pub enum RouteTarget {
 pub struct RouterTable {
     pub plain: HttpRouterIndex<Arc<Route>>,
     pub tls: HttpRouterIndex<Arc<Route>>,
+    /// Whether requests no router takes are access-logged: they have no router whose
+    /// observability could say, so the static default (`accessLogs`) decides.
+    pub log_unrouted: bool,
 }
 
 impl RouterTable {
@@ -68,6 +71,7 @@ impl RouterTable {
         RouterTable {
             plain: HttpRouterIndex::new(Vec::new()),
             tls: HttpRouterIndex::new(Vec::new()),
+            log_unrouted: false,
         }
     }
 }
@@ -103,13 +107,18 @@ pub async fn dispatch(
         index.lookup(&view).cloned()
     };
     let Some(root) = route else {
+        if table.log_unrouted {
+            let started = std::time::Instant::now();
+            let entry = AccessLogEntry::start(&parts, conn, "-", "-");
+            access_log.send(entry.finish(StatusCode::NOT_FOUND.as_u16(), started.elapsed()));
+        }
         return not_found();
     };
-    let mut req = Request::from_parts(parts, body);
     // Logged as the client sent it, before any middleware rewrites it.
     let log_entry = root
         .access_log
-        .then(|| AccessLogEntry::start(&req, conn, &root));
+        .then(|| AccessLogEntry::start(&parts, conn, &root.name, &root.service_name));
+    let mut req = Request::from_parts(parts, body);
     // Children take no observability of their own: the root's metrics toggle decides.
     let metrics = root.router_counters.is_some();
     let step = StepContext { tls: conn.tls };

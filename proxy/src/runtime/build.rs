@@ -154,6 +154,7 @@ pub(crate) fn build_generation(input: BuildInput<'_>) -> Generation {
             Arc::new(RouterTable {
                 plain: HttpRouterIndex::new(plain),
                 tls: HttpRouterIndex::new(tls),
+                log_unrouted: static_config.access_logs,
             })
         })
         .collect();

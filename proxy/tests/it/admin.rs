@@ -213,6 +213,9 @@ async fn access_log_follows_the_router_toggle() {
     proxy.apply_yaml(&config(&backend.url()));
     let client = http1_client();
     get(&client, proxy.web(), "app.test", "/not-logged").await;
+    // No router takes it, and access logs are off by default: not logged either.
+    let unrouted = get(&client, proxy.web(), "nobody.test", "/").await;
+    assert_eq!(unrouted.status, StatusCode::NOT_FOUND);
     get(&client, proxy.web(), "logged.test", "/logged?x=1").await;
 
     let (text, lines) = access_log_lines(&path).await;
@@ -223,6 +226,33 @@ async fn access_log_follows_the_router_toggle() {
     assert_eq!(entry["DownstreamStatus"], 200);
     assert_eq!(entry["entryPointName"], "web");
     assert_eq!(entry["ServiceName"], "app");
+}
+
+#[tokio::test]
+async fn requests_no_router_takes_are_logged_when_access_logs_are_on() {
+    let path = std::env::temp_dir().join(format!("mesh-unrouted-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let backend = EchoBackend::start("app").await;
+    let log_path = path.clone();
+    let proxy = TestProxy::start_with(move |static_config| {
+        static_config.access_log_path = Some(log_path);
+        static_config.access_logs = true;
+    })
+    .await;
+    proxy.apply_yaml(&config(&backend.url()));
+    let client = http1_client();
+    let answer = get(&client, proxy.web(), "nobody.test", "/missing").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+
+    let (text, lines) = access_log_lines(&path).await;
+    assert_eq!(lines.len(), 1, "{text}");
+    let entry = &lines[0];
+    assert_eq!(entry["RouterName"], "-");
+    assert_eq!(entry["ServiceName"], "-");
+    assert_eq!(entry["RequestHost"], "nobody.test");
+    assert_eq!(entry["RequestPath"], "/missing");
+    assert_eq!(entry["DownstreamStatus"], 404);
+    assert_eq!(entry["entryPointName"], "web");
 }
 
 #[tokio::test]
