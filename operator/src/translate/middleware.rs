@@ -29,7 +29,18 @@ const BASIC_AUTH_SECRET_TYPE: &str = "kubernetes.io/basic-auth";
 
 pub(crate) fn translate_middlewares(ctx: &mut Context<'_>) {
     let snapshot = ctx.snapshot;
-    for (key, entry) in &snapshot.middlewares {
+    // An `errors` page service may carry service-level middlewares, which must be built
+    // before it: errors Middlewares go last.
+    let is_errors = |entry: &Entry<MiddlewareSpec>| {
+        entry
+            .valid()
+            .is_some_and(|middleware| middleware.spec.errors.is_some())
+    };
+    let (errors, others): (Vec<_>, Vec<_>) = snapshot
+        .middlewares
+        .iter()
+        .partition(|(_, entry)| is_errors(entry));
+    for (key, entry) in others.into_iter().chain(errors) {
         if !ctx.options.watches_namespace(&key.namespace) {
             continue;
         }
