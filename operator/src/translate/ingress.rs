@@ -428,6 +428,12 @@ fn build_path(
 ) {
     match servers(ctx, meta, &route) {
         Ok((key, lb)) => {
+            // A transport that had to skip something (a CA entry) still serves: say so.
+            let skipped =
+                ctx.transport_warnings(Protocol::Http, &lb.servers_transport, &route.location);
+            for warning in skipped {
+                ctx.book.degraded(object, warning.reason, warning.message);
+            }
             let service_name = service_name.map_or(key, str::to_string);
             ctx.config
                 .http
