@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::layers::Layers;
-use super::report::{ApplyReport, ObjectReport, Problem, parse_rule};
+use super::report::{ApplyReport, ObjectReport, Problem, check_priority, parse_rule};
 use crate::config::{Config, HttpConfig, Protocol, Router, StaticConfig};
 use crate::metrics::CounterRegistry;
 use crate::middleware::{ChainCompiler, MiddlewareChain, MiddlewareError};
 use crate::router::{Route, RouteTarget, RouterTable};
-use crate::rule::{HttpRouterIndex, HttpRule, IndexEntry, MAX_USER_PRIORITY, parse_http};
+use crate::rule::{HttpRouterIndex, HttpRule, IndexEntry, parse_http};
 use crate::service::{ServiceBuildError, ServiceErrorReason, Services};
 use crate::tcp::TcpGeneration;
 use crate::tls::{TlsBuilder, TlsGeneration, TlsRouterHosts};
@@ -340,15 +340,7 @@ impl RouterChecks<'_> {
             .filter_map(|ep| self.entry_point_names.iter().position(|n| n == ep))
             .collect();
         let rule = parse_rule(&router.rule, parse_http, &mut problems);
-        if router.priority > MAX_USER_PRIORITY {
-            problems.push(Problem::new(
-                "PriorityTooLarge",
-                format!(
-                    "priority {} is above the maximum {MAX_USER_PRIORITY}",
-                    router.priority
-                ),
-            ));
-        }
+        check_priority(router.priority, &mut problems);
         if let Some(router_tls) = router.tls.as_ref().filter(|_| !is_child) {
             problems.extend(tls_builder.router_problem(&router_tls.options));
             // Hosts pick the TLS option at handshake time, even for a router not served.

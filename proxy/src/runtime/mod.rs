@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use arc_swap::ArcSwap;
 
 pub use build::Generation;
-pub(crate) use report::parse_rule;
 pub use report::{ApplyReport, ObjectReport, ObjectStatus, Problem};
+pub(crate) use report::{check_priority, parse_rule};
 
 use crate::config::{Config, StaticConfig};
 use crate::metrics::CounterRegistry;

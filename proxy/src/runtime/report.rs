@@ -40,6 +40,19 @@ impl Problem {
     }
 }
 
+/// A user priority above the maximum is a `PriorityTooLarge` problem (HTTP and TCP routers).
+pub(crate) fn check_priority(priority: i64, problems: &mut Vec<Problem>) {
+    if priority > crate::rule::MAX_USER_PRIORITY {
+        problems.push(Problem::new(
+            "PriorityTooLarge",
+            format!(
+                "priority {priority} is above the maximum {}",
+                crate::rule::MAX_USER_PRIORITY
+            ),
+        ));
+    }
+}
+
 /// A router's rule, parsed with `parse` (HTTP or TCP); an empty or unparsable rule is an
 /// `InvalidRule` problem quoting the rule.
 pub(crate) fn parse_rule<R, E: std::fmt::Display>(

@@ -7,8 +7,8 @@ use super::middleware::{TcpMiddleware, compile_chain};
 use super::service::{TcpService, TcpServiceError, build_services};
 use crate::config::tcp::{TcpConfig, TcpRouter};
 use crate::config::{Protocol, StaticConfig};
-use crate::rule::{MAX_USER_PRIORITY, RuleSyntax, TcpIndexEntry, TcpRouterIndex, parse_tcp_with};
-use crate::runtime::{ObjectReport, Problem, parse_rule};
+use crate::rule::{RuleSyntax, TcpIndexEntry, TcpRouterIndex, parse_tcp_with};
+use crate::runtime::{ObjectReport, Problem, check_priority, parse_rule};
 use crate::tls::TlsBuilder;
 
 /// How a TCP router treats TLS.
@@ -117,15 +117,7 @@ impl TcpGeneration {
                     "the rule has a HostSNI matcher, but the router has no TLS",
                 ));
             }
-            if router.priority > MAX_USER_PRIORITY {
-                problems.push(Problem::new(
-                    "PriorityTooLarge",
-                    format!(
-                        "priority {} is above the maximum {MAX_USER_PRIORITY}",
-                        router.priority
-                    ),
-                ));
-            }
+            check_priority(router.priority, &mut problems);
             let route_tls = match &router.tls {
                 None => RouteTls::Plain,
                 Some(tls_config) if tls_config.passthrough => RouteTls::Passthrough,
