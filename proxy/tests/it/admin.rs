@@ -201,15 +201,8 @@ async fn status_endpoint_serves_the_attached_source() {
 
 #[tokio::test]
 async fn access_log_follows_the_router_toggle() {
-    let path = std::env::temp_dir().join(format!("mesh-access-{}.log", std::process::id()));
-    let _ = std::fs::remove_file(&path);
     let backend = EchoBackend::start("app").await;
-    let log_path = path.clone();
-    let proxy = TestProxy::start_with(move |static_config| {
-        static_config.access_log_path = Some(log_path);
-        static_config.access_logs = false;
-    })
-    .await;
+    let (proxy, path) = TestProxy::with_access_log("access", false).await;
     proxy.apply_yaml(&config(&backend.url()));
     let client = http1_client();
     get(&client, proxy.web(), "app.test", "/not-logged").await;
@@ -230,15 +223,8 @@ async fn access_log_follows_the_router_toggle() {
 
 #[tokio::test]
 async fn requests_no_router_takes_are_logged_when_access_logs_are_on() {
-    let path = std::env::temp_dir().join(format!("mesh-unrouted-{}.log", std::process::id()));
-    let _ = std::fs::remove_file(&path);
     let backend = EchoBackend::start("app").await;
-    let log_path = path.clone();
-    let proxy = TestProxy::start_with(move |static_config| {
-        static_config.access_log_path = Some(log_path);
-        static_config.access_logs = true;
-    })
-    .await;
+    let (proxy, path) = TestProxy::with_access_log("unrouted", true).await;
     proxy.apply_yaml(&config(&backend.url()));
     let client = http1_client();
     let answer = get(&client, proxy.web(), "nobody.test", "/missing").await;

@@ -69,15 +69,8 @@ http:
 
 #[tokio::test]
 async fn the_root_decides_logging_and_metrics_and_the_child_is_named() {
-    let path = std::env::temp_dir().join(format!("mesh-parents-{}.log", std::process::id()));
-    let _ = std::fs::remove_file(&path);
     let backend = EchoBackend::start("app").await;
-    let log_path = path.clone();
-    let proxy = TestProxy::start_with(move |static_config| {
-        static_config.access_log_path = Some(log_path);
-        static_config.access_logs = false;
-    })
-    .await;
+    let (proxy, path) = TestProxy::with_access_log("parents", false).await;
     let report = proxy.apply_yaml(&format!(
         r#"
 http:

@@ -27,6 +27,20 @@ impl TestProxy {
         TestProxy::start_with(|_| {}).await
     }
 
+    /// A proxy writing its access log to a fresh file named after `name` (read it with
+    /// [`access_log_lines`]); `by_default` is the static `accessLogs` default.
+    pub async fn with_access_log(name: &str, by_default: bool) -> (TestProxy, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("mesh-{name}-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let log_path = path.clone();
+        let proxy = TestProxy::start_with(move |static_config| {
+            static_config.access_log_path = Some(log_path);
+            static_config.access_logs = by_default;
+        })
+        .await;
+        (proxy, path)
+    }
+
     pub async fn start_with(adjust: impl FnOnce(&mut StaticConfig)) -> TestProxy {
         let mut static_config = StaticConfig {
             admin_address: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
