@@ -1,5 +1,6 @@
 //! Connections to servers: one pooled hyper client per servers transport (TLS through
 //! rustls, h2c, timeouts), and the request rewriting a reverse proxy owes the server.
+mod connection;
 mod flush;
 mod headers;
 mod pool;
@@ -8,6 +9,7 @@ mod tls;
 
 pub(crate) use tls::AcceptAnyCertificate;
 mod upgrade;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,10 +28,12 @@ use crate::body::{self, Body};
 use crate::config::transport::{ForwardingTimeouts, ServersTransport};
 use crate::service::RequestContext;
 
+pub use connection::ExchangeError;
 pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushPolicy};
 pub(crate) use headers::ip_header_value;
 pub use pool::{Http1Error, Http1Pool, PoolSettings, ReturnOnEnd};
 pub use target::{Scheme, ServerTarget, TargetError};
+pub use wire::WireError;
 
 /// Idle connections kept per server when the transport does not say (Traefik's default).
 const DEFAULT_MAX_IDLE_PER_HOST: usize = 200;
@@ -319,7 +323,7 @@ fn classify_http1(source: Http1Error, target: &ServerTarget) -> UpstreamError {
     let timed_out = match &source {
         Http1Error::DialTimeout => true,
         Http1Error::Connect(io) => io.kind() == std::io::ErrorKind::TimedOut,
-        Http1Error::Handshake(_) | Http1Error::Exchange(_) => false,
+        Http1Error::Exchange(_) => false,
     };
     if timed_out {
         UpstreamError::Timeout { server }

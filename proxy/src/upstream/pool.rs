@@ -3,10 +3,11 @@
 //! hyper-util's legacy client pays, on every request, for a pool checkout racing a lazy
 //! connect future, a pool key built from the URI and a spawned task that waits for the
 //! connection to become idle again. A reverse proxy talking HTTP/1.1 to a few servers needs
-//! far less: a stack of idle hyper `SendRequest` handles per server, taken for one exchange
-//! and put back when the response body has been read to its end. One reaper task per pool
-//! closes connections that stayed idle past `idleConnTimeout`; it sleeps until the oldest
-//! idle connection expires, so requests pay for no timer.
+//! far less: a stack of idle connections per server, taken for one exchange (driven by the
+//! request's own task, see [`super::connection`]) and put back when the response body has
+//! been read to its end. One reaper task per pool closes connections that stayed idle past
+//! `idleConnTimeout`; it sleeps until the oldest idle connection expires, so requests pay
+//! for no timer.
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
@@ -19,14 +20,13 @@ use http::header::HOST;
 use http::uri::Authority;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use super::connection::{ExchangeError, Http1Connection};
 use super::target::ServerTarget;
-use crate::body::Body;
+use super::wire::ResponseFraming;
+use crate::body::{self, Body};
 
 /// Why an exchange on a pooled connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,10 +35,8 @@ pub enum Http1Error {
     DialTimeout,
     #[error("connect: {0}")]
     Connect(#[source] std::io::Error),
-    #[error("HTTP/1.1 handshake: {0}")]
-    Handshake(#[source] hyper::Error),
     #[error("{0}")]
-    Exchange(#[source] hyper::Error),
+    Exchange(#[source] ExchangeError),
 }
 
 /// How many connections a pool keeps and for how long.
@@ -113,7 +111,7 @@ impl Hasher for PrehashedKey {
 
 #[derive(Debug)]
 struct IdleConnection {
-    sender: SendRequest<Body>,
+    connection: Http1Connection,
     since: Instant,
 }
 
@@ -127,34 +125,35 @@ impl Http1Pool {
     }
 
     /// Sends `req` (origin-form URI) to `target`, on an idle connection when one is alive,
-    /// else on a new one. A request hyper hands back unsent (the server closed the idle
-    /// connection) moves on to the next connection; one already written is not replayed.
+    /// else on a new one. When a reused connection turns out closed before the server could
+    /// read the request, a request without a body and with an idempotent method is sent
+    /// again on the next connection (as Go's transport does); others fail with 502.
     pub async fn send(
         self: &Arc<Self>,
         target: &ServerTarget,
-        mut req: Request<Body>,
+        req: Request<Body>,
     ) -> Result<Response<ReturnOnEnd>, Http1Error> {
-        if !req.headers().contains_key(HOST) {
-            req.headers_mut().insert(HOST, target.host_header().clone());
+        let (mut head, body) = req.into_parts();
+        if !head.headers.contains_key(HOST) {
+            head.headers.insert(HOST, target.host_header().clone());
         }
-        while let Some(mut sender) = self.checkout(target) {
-            if sender.ready().await.is_err() {
-                continue;
-            }
-            match sender.try_send_request(req).await {
-                Ok(response) => return Ok(self.track(target, sender, response)),
-                Err(mut error) => match error.take_message() {
-                    Some(unsent) => req = unsent,
-                    None => return Err(Http1Error::Exchange(error.into_error())),
-                },
+        let replayable = body.is_end_stream() && head.method.is_idempotent();
+        let mut body = Some(body);
+        while let Some(mut connection) = self.checkout(target) {
+            let sending = body.take().unwrap_or_else(body::empty);
+            match connection.exchange(&head, sending).await {
+                Ok(response) => return Ok(self.track(target, connection, response)),
+                Err(error) if replayable && error.is_stale_connection() => continue,
+                Err(error) => return Err(Http1Error::Exchange(error)),
             }
         }
-        let mut sender = self.connect(target).await?;
-        let response = sender
-            .send_request(req)
+        let mut connection = self.connect(target).await?;
+        let sending = body.take().unwrap_or_else(body::empty);
+        let response = connection
+            .exchange(&head, sending)
             .await
             .map_err(Http1Error::Exchange)?;
-        Ok(self.track(target, sender, response))
+        Ok(self.track(target, connection, response))
     }
 
     /// Idle connections currently kept for `target`.
@@ -174,28 +173,28 @@ impl Http1Pool {
     }
 
     /// The most recently used live connection to `authority` (LIFO keeps a small set warm).
-    fn checkout(&self, target: &ServerTarget) -> Option<SendRequest<Body>> {
+    fn checkout(&self, target: &ServerTarget) -> Option<Http1Connection> {
         let mut idle = self.lock();
         let server = idle.servers.get_mut(&target.pool_key())?;
         if server.authority != *target.authority() {
             return None;
         }
         let stack = &mut server.connections;
-        while let Some(connection) = stack.pop() {
-            if self.expired(&connection) {
+        while let Some(mut idle) = stack.pop() {
+            if self.expired(&idle) {
                 // Everything below is older still.
                 stack.clear();
                 return None;
             }
-            if !connection.sender.is_closed() {
-                return Some(connection.sender);
+            if idle.connection.is_reusable() {
+                return Some(idle.connection);
             }
         }
         None
     }
 
-    fn checkin(self: &Arc<Self>, key: u64, authority: Authority, sender: SendRequest<Body>) {
-        if sender.is_closed() || self.settings.max_idle_per_server == 0 {
+    fn checkin(self: &Arc<Self>, key: u64, authority: Authority, connection: Http1Connection) {
+        if self.settings.max_idle_per_server == 0 {
             return;
         }
         let mut idle = self.lock();
@@ -213,7 +212,7 @@ impl Http1Pool {
         stack.drain(..expired);
         if stack.len() < self.settings.max_idle_per_server {
             stack.push(IdleConnection {
-                sender,
+                connection,
                 since: Instant::now(),
             });
         }
@@ -259,7 +258,7 @@ impl Http1Pool {
                 .take_while(|c| now.duration_since(c.since) >= timeout)
                 .count();
             closing.extend(stack.drain(..expired));
-            stack.retain(|c| !c.sender.is_closed());
+            stack.retain_mut(|c| c.connection.is_reusable());
             if let Some(first) = stack.first() {
                 oldest = Some(oldest.map_or(first.since, |o| o.min(first.since)));
             }
@@ -280,7 +279,7 @@ impl Http1Pool {
             .is_some_and(|limit| connection.since.elapsed() > limit)
     }
 
-    async fn connect(&self, target: &ServerTarget) -> Result<SendRequest<Body>, Http1Error> {
+    async fn connect(&self, target: &ServerTarget) -> Result<Http1Connection, Http1Error> {
         let authority = target.authority();
         let host = authority
             .host()
@@ -297,42 +296,39 @@ impl Http1Pool {
         .map_err(Http1Error::Connect)?;
         // Small requests and responses must not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(Http1Error::Handshake)?;
-        let server = target.url().to_owned();
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%server, %error, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        Ok(Http1Connection::new(stream))
     }
 
     /// Gives the connection back as soon as the response body has been read to its end.
     fn track(
         self: &Arc<Self>,
         target: &ServerTarget,
-        sender: SendRequest<Body>,
-        response: Response<Incoming>,
+        connection: Http1Connection,
+        response: super::wire::ResponseHead,
     ) -> Response<ReturnOnEnd> {
-        let checkin = Checkin {
+        let lease = Lease {
             pool: Arc::clone(self),
             key: target.pool_key(),
             authority: target.authority().clone(),
-            sender,
+            connection,
+            keep_alive: response.keep_alive,
         };
-        let checkin = if response.body().is_end_stream() {
-            checkin.give_back();
+        let framing = response.framing;
+        let lease = if is_complete(&framing) {
+            lease.give_back();
             None
         } else {
-            Some(checkin)
+            Some(lease)
         };
-        response.map(|incoming| ReturnOnEnd {
-            body: incoming,
-            checkin,
-        })
+        Response::from_parts(response.parts, ReturnOnEnd { framing, lease })
+    }
+}
+
+fn is_complete(framing: &ResponseFraming) -> bool {
+    match framing {
+        ResponseFraming::Empty | ResponseFraming::Length(0) => true,
+        ResponseFraming::Chunked(decoder) => decoder.is_done(),
+        ResponseFraming::Length(_) | ResponseFraming::UntilClose => false,
     }
 }
 
@@ -362,68 +358,82 @@ async fn reap(pool: Weak<Http1Pool>, wake: Arc<Notify>, timeout: Duration) {
     }
 }
 
-/// A connection lent to one exchange.
-struct Checkin {
+/// A connection lent to one exchange, and where it goes back.
+struct Lease {
     pool: Arc<Http1Pool>,
     key: u64,
     authority: Authority,
-    sender: SendRequest<Body>,
+    connection: Http1Connection,
+    /// What the response head allowed.
+    keep_alive: bool,
 }
 
-impl Checkin {
+impl Lease {
     fn give_back(self) {
-        self.pool.checkin(self.key, self.authority, self.sender);
+        if self.connection.finish_exchange(self.keep_alive) {
+            self.pool.checkin(self.key, self.authority, self.connection);
+        }
     }
 }
 
-/// A response body that returns its connection to the pool once fully read. Dropped before
-/// its end, it closes the connection instead (unread bytes would poison the next exchange).
+/// A response body read straight from its connection, which goes back to the pool once
+/// the body was read to its end. Dropped before its end, it closes the connection instead
+/// (unread bytes would poison the next exchange).
 pub struct ReturnOnEnd {
-    body: Incoming,
-    checkin: Option<Checkin>,
+    framing: ResponseFraming,
+    /// `None` once the body ended or failed.
+    lease: Option<Lease>,
 }
 
 impl std::fmt::Debug for ReturnOnEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReturnOnEnd")
-            .field("body", &self.body)
-            .field("returns_connection", &self.checkin.is_some())
+            .field("framing", &self.framing)
+            .field("reading", &self.lease.is_some())
             .finish()
     }
 }
 
 impl HttpBody for ReturnOnEnd {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ExchangeError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ExchangeError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        let Some(lease) = this.lease.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = lease.connection.poll_body(&mut this.framing, cx);
         let finished = match &polled {
             Poll::Ready(None) => true,
-            // Servers rarely add an empty last frame: the body knows it is done.
-            Poll::Ready(Some(Ok(_))) => this.body.is_end_stream(),
+            // The last data frame ends the body: hand the connection on without waiting
+            // for one more poll.
+            Poll::Ready(Some(Ok(_))) => is_complete(&this.framing),
             Poll::Ready(Some(Err(_))) => {
-                this.checkin = None;
+                this.lease = None;
                 false
             }
             Poll::Pending => false,
         };
-        if finished && let Some(checkin) = this.checkin.take() {
-            checkin.give_back();
+        if finished && let Some(lease) = this.lease.take() {
+            lease.give_back();
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.lease.is_none() || is_complete(&self.framing)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match self.framing {
+            ResponseFraming::Empty => SizeHint::with_exact(0),
+            ResponseFraming::Length(left) => SizeHint::with_exact(left),
+            _ => SizeHint::default(),
+        }
     }
 }
 
@@ -434,7 +444,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
     use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
     use tokio::net::TcpListener;
 
     use super::*;
@@ -587,8 +599,8 @@ mod tests {
         let second = ServerTarget::parse(&format!("http://{second}"), false).expect("url");
         let pool = Http1Pool::new(settings());
         // As if the second server's authority hashed to the first one's key.
-        let sender = pool.connect(&second).await.expect("connect");
-        pool.checkin(first.pool_key(), second.authority().clone(), sender);
+        let connection = pool.connect(&second).await.expect("connect");
+        pool.checkin(first.pool_key(), second.authority().clone(), connection);
         assert_eq!(pool.idle_count(&first), 0);
         let response = pool.send(&first, get("/")).await.expect("sent");
         assert_eq!(
