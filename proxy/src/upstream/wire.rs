@@ -253,8 +253,7 @@ fn response_framing(
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(str::trim)
-            .filter(|coding| !coding.is_empty())
-            .next_back();
+            .rfind(|coding| !coding.is_empty());
         return Ok(match last {
             Some(coding) if coding.eq_ignore_ascii_case("chunked") => {
                 ResponseFraming::Chunked(ChunkedDecoder::default())

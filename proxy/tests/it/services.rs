@@ -7,6 +7,7 @@ mod flushing;
 mod health;
 mod idle_connections;
 mod transport;
+mod wire;
 
 use std::sync::Arc;
 
