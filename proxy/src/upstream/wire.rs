@@ -204,6 +204,7 @@ fn parse_one_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Response
     }
     let head_bytes = buf.split_to(length).freeze();
     let mut headers = HeaderMap::with_capacity(count);
+    let mut fields = FramingFields::default();
     for &(name_start, name_end, value_start, value_end) in &spans[..count] {
         let name = &head_bytes[name_start as usize..name_end as usize];
         let name = HeaderName::from_bytes(name).map_err(|_| {
@@ -212,20 +213,20 @@ fn parse_one_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Response
         let value = head_bytes.slice(value_start as usize..value_end as usize);
         let value = HeaderValue::from_maybe_shared(value)
             .map_err(|_| WireError::Head(format!("value of header `{name}`")))?;
+        fields.observe(&name, &value);
         headers.append(name, value);
     }
 
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.version = version;
-    let framing = response_framing(&headers, status, method)?;
-    let keep_alive = version == Version::HTTP_11
-        && !has_token(&headers, &header::CONNECTION, "close")
-        // With both, the length cannot be trusted to end the message (RFC 9112 §6.1).
-        && !(headers.contains_key(header::TRANSFER_ENCODING)
-            && headers.contains_key(header::CONTENT_LENGTH))
-        && framing != ResponseFraming::UntilClose;
     parts.headers = headers;
+    let framing = fields.framing(status, method)?;
+    let keep_alive = version == Version::HTTP_11
+        && !fields.close
+        // With both, the length cannot be trusted to end the message (RFC 9112 §6.1).
+        && !(fields.transfer_encoding && fields.content_length_seen)
+        && framing != ResponseFraming::UntilClose;
     Ok(Some(ResponseHead {
         parts,
         framing,
@@ -233,67 +234,88 @@ fn parse_one_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Response
     }))
 }
 
-fn response_framing(
-    headers: &HeaderMap,
-    status: StatusCode,
-    method: &Method,
-) -> Result<ResponseFraming, WireError> {
-    if *method == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-        || status.is_informational()
-    {
-        return Ok(ResponseFraming::Empty);
-    }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        // Only a final `chunked` delimits the body; any other coding runs until close.
-        let last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .rfind(|coding| !coding.is_empty());
-        return Ok(match last {
-            Some(coding) if coding.eq_ignore_ascii_case("chunked") => {
-                ResponseFraming::Chunked(ChunkedDecoder::default())
+/// What the fields that delimit a response said, gathered as its headers are read (one
+/// comparison per header instead of map lookups afterwards).
+#[derive(Debug, Default)]
+struct FramingFields {
+    content_length_seen: bool,
+    /// The agreed length, or the first value that disagreed or did not parse.
+    content_length: Option<Result<u64, String>>,
+    transfer_encoding: bool,
+    /// Whether the last transfer coding named is `chunked`.
+    chunked_last: bool,
+    /// `Connection: close`.
+    close: bool,
+}
+
+impl FramingFields {
+    fn observe(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if *name == header::CONTENT_LENGTH {
+            self.content_length_seen = true;
+            self.observe_length(value);
+        } else if *name == header::TRANSFER_ENCODING {
+            self.transfer_encoding = true;
+            let last = tokens(value).rfind(|coding| !coding.is_empty());
+            if let Some(coding) = last {
+                self.chunked_last = coding.eq_ignore_ascii_case("chunked");
             }
-            _ => ResponseFraming::UntilClose,
-        });
+        } else if *name == header::CONNECTION
+            && tokens(value).any(|token| token.eq_ignore_ascii_case("close"))
+        {
+            self.close = true;
+        }
     }
-    let mut length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        // Repeated values (`5, 5`, or two headers) are accepted only when they agree.
+
+    /// Repeated values (`5, 5`, or two headers) are accepted only when they agree.
+    fn observe_length(&mut self, value: &HeaderValue) {
+        if matches!(self.content_length, Some(Err(_))) {
+            return;
+        }
         for item in value.as_bytes().split(|&b| b == b',') {
             let text = std::str::from_utf8(item).unwrap_or_default().trim();
             let parsed = (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| text.parse::<u64>().ok())
                 .flatten();
-            match (parsed, length) {
-                (Some(n), None) => length = Some(n),
-                (Some(n), Some(seen)) if n == seen => {}
+            self.content_length = match (parsed, self.content_length.take()) {
+                (Some(n), None) => Some(Ok(n)),
+                (Some(n), Some(Ok(seen))) if n == seen => Some(Ok(n)),
                 _ => {
-                    return Err(WireError::ContentLength(
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    ));
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    self.content_length = Some(Err(value));
+                    return;
                 }
-            }
+            };
         }
     }
-    Ok(match length {
-        Some(0) => ResponseFraming::Empty,
-        Some(n) => ResponseFraming::Length(n),
-        None => ResponseFraming::UntilClose,
-    })
+
+    fn framing(&self, status: StatusCode, method: &Method) -> Result<ResponseFraming, WireError> {
+        if *method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+            || status.is_informational()
+        {
+            return Ok(ResponseFraming::Empty);
+        }
+        if self.transfer_encoding {
+            // Only a final `chunked` delimits the body; any other coding runs until close.
+            return Ok(if self.chunked_last {
+                ResponseFraming::Chunked(ChunkedDecoder::default())
+            } else {
+                ResponseFraming::UntilClose
+            });
+        }
+        match &self.content_length {
+            Some(Ok(0)) => Ok(ResponseFraming::Empty),
+            Some(Ok(n)) => Ok(ResponseFraming::Length(*n)),
+            Some(Err(value)) => Err(WireError::ContentLength(value.clone())),
+            None => Ok(ResponseFraming::UntilClose),
+        }
+    }
 }
 
-fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+/// The comma-separated tokens of a header value, trimmed.
+fn tokens(value: &HeaderValue) -> impl DoubleEndedIterator<Item = &str> {
+    value.to_str().unwrap_or_default().split(',').map(str::trim)
 }
 
 /// Where a chunked body is (RFC 9112 §7.1).
