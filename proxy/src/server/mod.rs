@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -198,7 +199,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
                     Some(response) => Dispatched::Ready(response),
                     None => dispatch(
                         &generation.tables[slot],
-                        req.map(body::boxed),
+                        request_body(req),
                         &connection,
                         &shared.access_log,
                     ),
@@ -221,4 +222,18 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
             }
         });
     }
+}
+
+/// The request with the proxy's body type. A body that is already over (a GET on HTTP/1)
+/// becomes the empty body, whose box needs no allocation, unlike hyper's. HTTP/2 bodies are
+/// kept as they are: theirs is tied to the stream.
+fn request_body(req: hyper::Request<Incoming>) -> http::Request<body::Body> {
+    let over = req.version() < http::Version::HTTP_2 && req.body().is_end_stream();
+    req.map(|incoming| {
+        if over {
+            body::empty()
+        } else {
+            body::boxed(incoming)
+        }
+    })
 }
