@@ -9,6 +9,7 @@ pub mod access_log;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use http::{Request, Response, StatusCode};
 
 use crate::body::{self, Body};
@@ -86,21 +87,27 @@ pub struct Connection {
     pub tls: bool,
 }
 
-/// Routes one request and returns the response. Never fails: no router is a 404, a path
-/// the rule language cannot decode is a 400.
-pub async fn dispatch(
+/// Routes one request. Whatever can be decided at once is: no router is a 404, a path the
+/// rule language cannot decode is a 400, a middleware may answer itself. Otherwise the
+/// service is called and [`Dispatched::Pending`] waits for its response. Never fails.
+///
+/// Routing runs here, outside any future, so that the future a connection keeps per request
+/// holds only what the response needs, not the request: hyper moves that future into a box
+/// for every request, and its whole size is copied.
+pub fn dispatch(
     table: &RouterTable,
     req: Request<Body>,
     conn: &Connection,
     access_log: &AccessLog,
-) -> Response<Body> {
+) -> Dispatched {
     let (parts, body) = req.into_parts();
     let route = {
         let view = match RequestView::from_request(&parts, conn.client_addr.ip()) {
             Ok(view) => view,
             Err(err) => {
                 tracing::debug!(error = %err, path = %parts.uri.path(), "rejecting request path");
-                return plain_response(StatusCode::BAD_REQUEST, "400 Bad Request\n");
+                let response = plain_response(StatusCode::BAD_REQUEST, "400 Bad Request\n");
+                return Dispatched::Ready(response);
             }
         };
         let index = if conn.tls { &table.tls } else { &table.plain };
@@ -112,12 +119,17 @@ pub async fn dispatch(
             let entry = AccessLogEntry::start(&parts, conn, "-", "-");
             access_log.send(entry.finish(StatusCode::NOT_FOUND.as_u16(), started.elapsed()));
         }
-        return not_found();
+        return Dispatched::Ready(not_found());
     };
     // Logged as the client sent it, before any middleware rewrites it.
-    let log_entry = root
-        .access_log
-        .then(|| AccessLogEntry::start(&parts, conn, &root.name, &root.service_name));
+    let log_entry = root.access_log.then(|| {
+        Box::new(AccessLogEntry::start(
+            &parts,
+            conn,
+            &root.name,
+            &root.service_name,
+        ))
+    });
     let mut req = Request::from_parts(parts, body);
     // Children take no observability of their own: the root's metrics toggle decides.
     let metrics = root.router_counters.is_some();
@@ -125,14 +137,13 @@ pub async fn dispatch(
     let (path, descent) = descend(root, &mut req, step, conn);
     // `path` is never empty: it starts at the root. The router that answered is the last one.
     let Some(served) = path.last() else {
-        return not_found();
+        return Dispatched::Ready(not_found());
     };
-    let timer = RequestTimer::start(
-        served.router_counters.as_deref().filter(|_| metrics),
-        served.service_counters.as_deref().filter(|_| metrics),
-    );
-    let mut response = match descent {
-        Descent::Answered(response) => response,
+    match descent {
+        Descent::Answered(response) => {
+            let timer = start_timer(served, metrics);
+            Dispatched::Ready(complete(&path, log_entry, response, timer, access_log))
+        }
         Descent::Service(service) => {
             let cx = RequestContext {
                 client_addr: conn.client_addr,
@@ -141,20 +152,78 @@ pub async fn dispatch(
                 tls: conn.tls,
                 router: Arc::clone(&served.name),
             };
-            let mut response = service.call(req, &cx).await;
-            served.chain.on_response(&mut response);
-            response
+            let response = service.call(req, &cx);
+            Dispatched::Pending(Pending {
+                response,
+                path,
+                metrics,
+                log_entry,
+            })
         }
-    };
+    }
+}
+
+/// A routed request: its response, or the service's response still to come.
+pub enum Dispatched {
+    Ready(Response<Body>),
+    Pending(Pending),
+}
+
+/// A request its service is answering, with what finishing its response needs.
+pub struct Pending {
+    response: BoxFuture<'static, Response<Body>>,
+    /// The routers passed through, root first; the last one answered.
+    path: Vec<Arc<Route>>,
+    metrics: bool,
+    log_entry: Option<Box<AccessLogEntry>>,
+}
+
+impl Pending {
+    /// Waits for the service's response and runs the routers' response steps on it.
+    pub async fn finish(self, access_log: &AccessLog) -> Response<Body> {
+        let Pending {
+            response,
+            path,
+            metrics,
+            log_entry,
+        } = self;
+        let Some(served) = path.last() else {
+            return not_found();
+        };
+        // Counted from the first poll, which hyper makes as soon as it has the future.
+        let timer = start_timer(served, metrics);
+        let mut response = response.await;
+        served.chain.on_response(&mut response);
+        complete(&path, log_entry, response, timer, access_log)
+    }
+}
+
+fn start_timer(served: &Route, metrics: bool) -> RequestTimer<'_> {
+    RequestTimer::start(
+        served.router_counters.as_deref().filter(|_| metrics),
+        served.service_counters.as_deref().filter(|_| metrics),
+    )
+}
+
+/// Runs the parents' response steps (`path` minus the router that answered), counts the
+/// response, then logs it.
+fn complete(
+    path: &[Arc<Route>],
+    log_entry: Option<Box<AccessLogEntry>>,
+    mut response: Response<Body>,
+    timer: RequestTimer<'_>,
+    access_log: &AccessLog,
+) -> Response<Body> {
     // Parents' response steps run innermost first, as if their chains wrapped the child.
     for parent in path.iter().rev().skip(1) {
         parent.chain.on_response(&mut response);
     }
-    let elapsed = timer.finish(response.status().as_u16());
-    if let Some(mut entry) = log_entry {
+    let status = response.status().as_u16();
+    let elapsed = timer.finish(status);
+    if let (Some(mut entry), Some(served)) = (log_entry, path.last()) {
         entry.router_name = served.name.to_string();
         entry.service_name = served.service_name.to_string();
-        access_log.send(entry.finish(response.status().as_u16(), elapsed));
+        access_log.send(entry.finish(status, elapsed));
     }
     response
 }

@@ -82,6 +82,14 @@ impl<'a> RequestView<'a> {
 /// Strips the port (and the brackets of an IPv6 literal) and lower-cases. Like Go's
 /// `net.SplitHostPort`, a value with several colons and no brackets is kept whole.
 fn canonical_host(authority: &str) -> Cow<'_, str> {
+    // Nearly every Host is a lower-case name without port: one scan of its bytes finds
+    // that nothing below applies, cheaper than the searches it would run.
+    let plain = !authority
+        .bytes()
+        .any(|b| matches!(b, b'@' | b'[' | b':' | b'A'..=b'Z'));
+    if plain {
+        return Cow::Borrowed(authority);
+    }
     // Userinfo never reaches a server in practice, but an absolute-form URI may carry it.
     let authority = authority
         .rsplit_once('@')

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -14,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::body;
 use crate::config::Protocol;
-use crate::router::{Connection, dispatch};
+use crate::router::{Connection, Dispatched, dispatch};
 use crate::runtime::{BoundAddresses, Proxy, Shared};
 
 /// A listener could not be started.
@@ -182,28 +183,34 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
             drop(generation);
             let Some(accepted) = accepted else { return };
             let tls_option = accepted.tls_option.clone();
-            let connection = Arc::new(Connection {
+            let connection = Connection {
                 client_addr,
                 client_ip: crate::upstream::ip_header_value(client_addr.ip()),
                 entry_point: Arc::clone(&shared.entry_point_names[slot]),
                 tls: accepted.is_tls(),
-            });
+            };
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 // One atomic load per request; the request keeps its generation to the end.
                 let generation = shared.current.load_full();
+                // Routed at once: the future below then holds only what the response needs.
+                let misdirected =
+                    crate::tls::misdirected(&generation.tls, slot, tls_option.as_deref(), &req);
+                let dispatched = match misdirected {
+                    Some(response) => Dispatched::Ready(response),
+                    None => dispatch(
+                        &generation.tables[slot],
+                        request_body(req),
+                        &connection,
+                        &shared.access_log,
+                    ),
+                };
                 let shared = Arc::clone(&shared);
-                let connection = Arc::clone(&connection);
-                let tls_option = tls_option.clone();
                 async move {
-                    if let Some(response) =
-                        crate::tls::misdirected(&generation.tls, slot, tls_option.as_deref(), &req)
-                    {
-                        return Ok(response);
-                    }
-                    let table = &generation.tables[slot];
-                    let response =
-                        dispatch(table, req.map(body::boxed), &connection, &shared.access_log)
-                            .await;
+                    let response = match dispatched {
+                        Dispatched::Ready(response) => response,
+                        Dispatched::Pending(pending) => pending.finish(&shared.access_log).await,
+                    };
+                    drop(generation);
                     Ok::<_, Infallible>(response)
                 }
             });
@@ -215,4 +222,18 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
             }
         });
     }
+}
+
+/// The request with the proxy's body type. A body that is already over (a GET on HTTP/1)
+/// becomes the empty body, whose box needs no allocation, unlike hyper's. HTTP/2 bodies are
+/// kept as they are: theirs is tied to the stream.
+fn request_body(req: hyper::Request<Incoming>) -> http::Request<body::Body> {
+    let over = req.version() < http::Version::HTTP_2 && req.body().is_end_stream();
+    req.map(|incoming| {
+        if over {
+            body::empty()
+        } else {
+            body::boxed(incoming)
+        }
+    })
 }

@@ -99,38 +99,87 @@ pub(crate) fn add_forwarded(
         .client_ip
         .clone()
         .or_else(|| ip_header_value(cx.client_addr.ip()));
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::to_str) {
-        Some(Ok(previous)) if !previous.is_empty() => {
-            HeaderValue::try_from(format!("{previous}, {}", cx.client_addr.ip())).ok()
-        }
-        _ => client_ip.clone(),
-    };
-    if let Some(value) = forwarded_for {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
-    }
     let proto = match (cx.tls, upgrade) {
         (true, true) => "wss",
         (true, false) => "https",
         (false, true) => "ws",
         (false, false) => "http",
     };
+    let port = || {
+        let explicit = host
+            .and_then(explicit_port)
+            .and_then(|port| HeaderValue::from_bytes(port).ok());
+        explicit.unwrap_or(HeaderValue::from_static(if cx.tls { "443" } else { "80" }))
+    };
+    // Clients rarely send any of these. Then each header is appended with one hashed
+    // insert, skipping the lookups that only matter when one is already there.
+    if !headers.keys().any(|name| FORWARDED.contains(&name)) {
+        let mut add = |name: &HeaderName, value: Option<HeaderValue>| {
+            if let Some(value) = value {
+                headers.append(name, value);
+            }
+        };
+        add(&X_FORWARDED_FOR, client_ip.clone());
+        add(&X_FORWARDED_PROTO, Some(HeaderValue::from_static(proto)));
+        add(&X_FORWARDED_HOST, host.cloned());
+        add(&X_FORWARDED_PORT, Some(port()));
+        add(&X_FORWARDED_SERVER, proxy_hostname().cloned());
+        add(&X_REAL_IP, client_ip);
+        return;
+    }
+    // One lookup both reads the previous `X-Forwarded-For` and replaces it.
+    match headers.entry(&X_FORWARDED_FOR) {
+        header::Entry::Occupied(mut entry) => {
+            let appended = match entry.get().to_str() {
+                Ok(previous) if !previous.is_empty() => {
+                    HeaderValue::try_from(format!("{previous}, {}", cx.client_addr.ip())).ok()
+                }
+                _ => client_ip.clone(),
+            };
+            if let Some(value) = appended {
+                entry.insert(value);
+            }
+        }
+        header::Entry::Vacant(slot) => {
+            if let Some(value) = client_ip.clone() {
+                slot.insert(value);
+            }
+        }
+    }
     set_if_absent(headers, &X_FORWARDED_PROTO, || {
         Some(HeaderValue::from_static(proto))
     });
     if let Some(host) = host {
         set_if_absent(headers, &X_FORWARDED_HOST, || Some(host.clone()));
     }
-    set_if_absent(headers, &X_FORWARDED_PORT, || {
-        let explicit = host
-            .and_then(|host| host.to_str().ok())
-            .and_then(|host| host.rsplit_once(':'))
-            .filter(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|(_, port)| HeaderValue::from_str(port).ok());
-        Some(explicit.unwrap_or(HeaderValue::from_static(if cx.tls { "443" } else { "80" })))
-    });
+    set_if_absent(headers, &X_FORWARDED_PORT, || Some(port()));
     set_if_absent(headers, &X_FORWARDED_SERVER, || proxy_hostname().cloned());
     set_if_absent(headers, &X_REAL_IP, || client_ip);
 }
+
+/// The port after the last `:` of a Host value, when it is all digits (and the value is
+/// text). Scanned from the end: most Hosts have no port and end in a letter, which ends
+/// the scan at once.
+fn explicit_port(host: &HeaderValue) -> Option<&[u8]> {
+    let bytes = host.as_bytes();
+    let digits = bytes
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let (rest, port) = bytes.split_at(bytes.len() - digits);
+    (!port.is_empty() && rest.last() == Some(&b':') && host.to_str().is_ok()).then_some(port)
+}
+
+/// The headers [`add_forwarded`] writes.
+static FORWARDED: [&HeaderName; 6] = [
+    &X_FORWARDED_FOR,
+    &X_FORWARDED_PROTO,
+    &X_FORWARDED_HOST,
+    &X_FORWARDED_PORT,
+    &X_FORWARDED_SERVER,
+    &X_REAL_IP,
+];
 
 fn set_if_absent(
     headers: &mut HeaderMap,
@@ -225,6 +274,27 @@ mod tests {
         add_forwarded(&mut headers, &cx, None, false);
         assert_eq!(headers[&X_FORWARDED_FOR], "192.0.2.7");
         assert_eq!(headers[&X_REAL_IP], "192.0.2.7");
+    }
+
+    #[test]
+    fn the_port_is_the_digits_after_the_last_colon() {
+        let port =
+            |host: &'static str| explicit_port(&HeaderValue::from_static(host)).map(|p| p.to_vec());
+        assert_eq!(port("example.com:8443"), Some(b"8443".to_vec()));
+        assert_eq!(port("[::1]:80"), Some(b"80".to_vec()));
+        for host in [
+            "example.com",
+            "example.com:",
+            "a:b1",
+            "1234",
+            "[::1]",
+            "a:8x0",
+        ] {
+            assert_eq!(port(host), None, "{host}");
+        }
+        // Not text: the scheme's port, as when the value cannot be read.
+        let binary = HeaderValue::from_bytes(b"\xffexample.com:81").expect("obs-text");
+        assert_eq!(explicit_port(&binary), None);
     }
 
     #[test]

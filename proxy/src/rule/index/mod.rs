@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use foldhash::fast::RandomState;
+
 use super::host::{HostPattern, wildcard_suffix};
 use super::http::{HttpMatcher, HttpRule};
 use super::request::RequestView;
@@ -167,12 +169,16 @@ fn host_constraint<'r, M>(
     }
 }
 
+/// Host -> positions. foldhash rather than SipHash: every request hashes its host once,
+/// and the keys come from the configuration, so a client cannot grow a bucket.
+type HostBuckets<V> = HashMap<Box<str>, V, RandomState>;
+
 /// The priority-ordered entries and the host buckets pointing into them.
 #[derive(Debug, Clone)]
 struct HostIndex<E> {
     entries: Vec<E>,
-    exact: HashMap<Box<str>, Box<[u32]>>,
-    wildcard: HashMap<Box<str>, Box<[u32]>>,
+    exact: HostBuckets<Box<[u32]>>,
+    wildcard: HostBuckets<Box<[u32]>>,
     fallback: Box<[u32]>,
 }
 
@@ -201,8 +207,8 @@ impl<E: Ordered> HostIndex<E> {
                 .cmp(&a.priority())
                 .then_with(|| a.name().cmp(b.name()))
         });
-        let mut exact: HashMap<Box<str>, Vec<u32>> = HashMap::new();
-        let mut wildcard: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut exact: HostBuckets<Vec<u32>> = HostBuckets::default();
+        let mut wildcard: HostBuckets<Vec<u32>> = HostBuckets::default();
         let mut fallback = Vec::new();
         for (position, entry) in entries.iter().enumerate() {
             // More than u32::MAX routers cannot fit in memory anyway.
@@ -220,7 +226,7 @@ impl<E: Ordered> HostIndex<E> {
                 }
             }
         }
-        let freeze = |map: HashMap<Box<str>, Vec<u32>>| {
+        let freeze = |map: HostBuckets<Vec<u32>>| {
             map.into_iter()
                 .map(|(key, positions)| (key, positions.into_boxed_slice()))
                 .collect()
@@ -243,9 +249,14 @@ impl<E> HostIndex<E> {
         } else {
             self.exact.get(host_key).map_or(none, |positions| positions)
         };
-        let wildcard = wildcard_suffix(host_key)
-            .and_then(|suffix| self.wildcard.get(suffix))
-            .map_or(none, |positions| positions);
+        // Without wildcard routers, the host's suffix is not even looked for.
+        let wildcard = if self.wildcard.is_empty() {
+            none
+        } else {
+            wildcard_suffix(host_key)
+                .and_then(|suffix| self.wildcard.get(suffix))
+                .map_or(none, |positions| positions)
+        };
         let lists = [exact, wildcard, &self.fallback[..]];
         let mut heads = [0usize; 3];
         loop {
