@@ -4,16 +4,15 @@
 //! hand-offs and wake-ups cost more than encoding and parsing the messages.
 use std::future::poll_fn;
 use std::io;
-use std::pin::pin;
 use std::task::{Context, Poll, Waker, ready};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{Method, request};
 use http_body::{Body as HttpBody, Frame};
-use http_body_util::BodyExt;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::upload::Upload;
 use super::wire::{self, Decoded, RequestFraming, ResponseFraming, ResponseHead, WireError};
 use crate::body::{Body, BoxError};
 
@@ -41,6 +40,8 @@ pub enum ExchangeError {
     Wire(#[from] WireError),
     #[error("request body: {0}")]
     RequestBody(#[source] BoxError),
+    #[error("the request body failed before it was sent whole")]
+    RequestBodyAborted,
 }
 
 impl ExchangeError {
@@ -66,6 +67,10 @@ pub(super) struct Http1Connection {
     buf: BytesMut,
     /// The request head being written, kept to reuse its allocation.
     head: Vec<u8>,
+    /// The request body still being written, if any.
+    upload: Option<Upload>,
+    /// Why the request body could not be written whole, if it could not.
+    upload_failed: Option<ExchangeError>,
 }
 
 impl Http1Connection {
@@ -74,6 +79,8 @@ impl Http1Connection {
             stream,
             buf: BytesMut::with_capacity(READ_BUFFER),
             head: Vec::with_capacity(512),
+            upload: None,
+            upload_failed: None,
         }
     }
 
@@ -92,8 +99,10 @@ impl Http1Connection {
         }
     }
 
-    /// Writes the request and reads the response head. The body is written while the
-    /// response is awaited, so a server answering early (say 413) is heard.
+    /// Writes the request head and reads the response head. A body is written while the
+    /// response is awaited, and after: the response body's polls go on writing it, so a
+    /// server answering early (say 413) is heard, and one streaming its answer while the
+    /// client uploads works.
     pub(super) async fn exchange(
         &mut self,
         head: &request::Parts,
@@ -102,46 +111,60 @@ impl Http1Connection {
         let framing = RequestFraming::of(body.is_end_stream(), body.size_hint().exact());
         self.head.clear();
         wire::encode_request_head(head, framing, &mut self.head);
-        let Http1Connection {
-            stream,
-            buf,
-            head: encoded,
-        } = self;
-        stream
-            .write_all(encoded)
+        self.stream
+            .write_all(&self.head)
             .await
             .map_err(ExchangeError::Write)?;
-        if framing == RequestFraming::Empty {
-            return read_head(stream, buf, &head.method).await;
+        self.upload_failed = None;
+        if framing != RequestFraming::Empty {
+            self.upload = Some(Upload::new(body, framing));
         }
+        poll_fn(|cx| self.poll_head(&head.method, cx)).await
+    }
 
-        let (mut reader, mut writer) = stream.split();
-        let mut reading = pin!(read_head(&mut reader, buf, &head.method));
-        let mut writing = pin!(write_body(&mut writer, body, framing));
-        let mut write_error = None;
-        let mut written = false;
+    fn poll_head(
+        &mut self,
+        method: &Method,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<ResponseHead, ExchangeError>> {
+        self.drive_upload(cx)?;
         loop {
-            tokio::select! {
-                biased;
-                response = &mut reading => {
-                    return match response {
-                        Ok(mut response) => {
-                            // A body cut short leaves the connection mid-message.
-                            response.keep_alive &= written;
-                            Ok(response)
-                        }
-                        // No answer after a failed write: the write says why.
-                        Err(error) => Err(write_error.unwrap_or(error)),
-                    };
-                }
-                result = &mut writing, if !written && write_error.is_none() => match result {
-                    Ok(()) => written = true,
-                    // The server may still answer (a 413 before it stopped reading).
-                    Err(error @ (ExchangeError::Write(_) | ExchangeError::Read(_))) => {
-                        write_error = Some(error);
-                    }
-                    Err(error) => return Err(error),
-                },
+            if !self.buf.is_empty()
+                && let Some(head) = wire::parse_response_head(&mut self.buf, method)?
+            {
+                return Poll::Ready(Ok(head));
+            }
+            let error = match ready!(poll_fill(&mut self.stream, &mut self.buf, cx)) {
+                Ok(0) if self.buf.is_empty() => ExchangeError::ClosedBeforeResponse,
+                Ok(0) => ExchangeError::IncompleteHead,
+                Ok(_) => continue,
+                Err(error) => ExchangeError::Read(error),
+            };
+            // No answer after a failed write: the write says why.
+            return Poll::Ready(Err(self.upload_failed.take().unwrap_or(error)));
+        }
+    }
+
+    /// Moves the request body on as far as it can without waiting. A failed write is kept
+    /// (the server may still answer, having stopped reading); a failed body is the
+    /// exchange's error.
+    fn drive_upload(&mut self, cx: &mut Context<'_>) -> Result<(), ExchangeError> {
+        let Some(upload) = self.upload.as_mut() else {
+            return Ok(());
+        };
+        let Poll::Ready(result) = upload.poll(&mut self.stream, cx) else {
+            return Ok(());
+        };
+        self.upload = None;
+        match result {
+            Ok(()) => Ok(()),
+            Err(error @ ExchangeError::Write(_)) => {
+                self.upload_failed = Some(error);
+                Ok(())
+            }
+            Err(error) => {
+                self.upload_failed = Some(ExchangeError::RequestBodyAborted);
+                Err(error)
             }
         }
     }
@@ -152,6 +175,9 @@ impl Http1Connection {
         framing: &mut ResponseFraming,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, ExchangeError>>> {
+        if let Err(error) = self.drive_upload(cx) {
+            return Poll::Ready(Some(Err(error)));
+        }
         loop {
             match framing {
                 ResponseFraming::Empty | ResponseFraming::Length(0) => return Poll::Ready(None),
@@ -196,33 +222,9 @@ impl Http1Connection {
 
     /// Called when a response was read to its end: whether the connection may be reused.
     pub(super) fn finish_exchange(&self, keep_alive: bool) -> bool {
-        // Bytes past the response would be read as the next one's.
-        keep_alive && self.buf.is_empty()
-    }
-}
-
-/// Reads into `buf` until it holds a complete response head.
-async fn read_head<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut BytesMut,
-    method: &Method,
-) -> Result<ResponseHead, ExchangeError> {
-    loop {
-        if !buf.is_empty()
-            && let Some(head) = wire::parse_response_head(buf, method)?
-        {
-            return Ok(head);
-        }
-        let read = poll_fn(|cx| poll_fill(reader, buf, cx))
-            .await
-            .map_err(ExchangeError::Read)?;
-        if read == 0 {
-            return Err(if buf.is_empty() {
-                ExchangeError::ClosedBeforeResponse
-            } else {
-                ExchangeError::IncompleteHead
-            });
-        }
+        // Bytes past the response would be read as the next one's, and a request body not
+        // wholly written leaves the server mid-message.
+        keep_alive && self.buf.is_empty() && self.upload.is_none() && self.upload_failed.is_none()
     }
 }
 
@@ -237,61 +239,4 @@ fn poll_fill<R: AsyncRead + Unpin>(
         buf.reserve(READ_BUFFER);
     }
     tokio_util::io::poll_read_buf(std::pin::Pin::new(reader), cx, buf)
-}
-
-/// Streams the request body in the framing announced in its head.
-async fn write_body<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    mut body: Body,
-    framing: RequestFraming,
-) -> Result<(), ExchangeError> {
-    let chunked = framing == RequestFraming::Chunked;
-    let mut sent = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(ExchangeError::RequestBody)?;
-        let frame = match frame.into_data() {
-            Ok(mut data) => {
-                if data.is_empty() {
-                    continue;
-                }
-                sent += data.len() as u64;
-                if let RequestFraming::Length(declared) = framing
-                    && sent > declared
-                {
-                    return Err(ExchangeError::RequestBodyLength { sent, declared });
-                }
-                if chunked {
-                    let mut piece = wire::chunk_header(data.len())
-                        .chain(data)
-                        .chain(Bytes::from_static(b"\r\n"));
-                    writer.write_all_buf(&mut piece).await
-                } else {
-                    writer.write_all_buf(&mut data).await
-                }
-                .map_err(ExchangeError::Write)?;
-                continue;
-            }
-            Err(frame) => frame,
-        };
-        if chunked && let Ok(trailers) = frame.into_trailers() {
-            let mut last = wire::last_chunk(Some(&trailers));
-            return writer
-                .write_all_buf(&mut last)
-                .await
-                .map_err(ExchangeError::Write);
-        }
-    }
-    match framing {
-        RequestFraming::Chunked => {
-            let mut last = wire::last_chunk(None);
-            writer
-                .write_all_buf(&mut last)
-                .await
-                .map_err(ExchangeError::Write)
-        }
-        RequestFraming::Length(declared) if sent != declared => {
-            Err(ExchangeError::RequestBodyLength { sent, declared })
-        }
-        _ => Ok(()),
-    }
 }

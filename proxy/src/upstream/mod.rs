@@ -9,6 +9,7 @@ mod tls;
 
 pub(crate) use tls::AcceptAnyCertificate;
 mod upgrade;
+mod upload;
 mod wire;
 
 use std::sync::Arc;

@@ -249,3 +249,69 @@ async fn request_bodies_arrive_whole_with_and_without_a_length() {
         "chunked streamed in pieces"
     );
 }
+
+#[tokio::test]
+async fn a_server_answering_while_the_client_uploads_gets_the_whole_upload() {
+    // hyper's echo: the response starts at once and streams the request body back.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let echo =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(req.into_body()))
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), echo)
+                    .await;
+            });
+        }
+    });
+    let services = service_for(addr);
+    let (pieces, received) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let upload = futures::stream::unfold(received, |mut received| async move {
+        let piece = received.recv().await?;
+        Some((
+            Ok::<_, mesh_proxy::body::BoxError>(http_body::Frame::data(piece)),
+            received,
+        ))
+    });
+    let req = Request::post("/echo")
+        .header(http::header::HOST, "example.com")
+        .body(body::boxed(StreamBody::new(upload)))
+        .expect("request");
+    let bound = std::time::Duration::from_secs(10);
+    pieces
+        .send(Bytes::from_static(b"one "))
+        .await
+        .expect("send");
+    let service = services.get("svc").expect("built");
+    let response = tokio::time::timeout(bound, service.call(req, &context()))
+        .await
+        .expect("the answer starts before the upload ends");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut answer = response.into_body();
+    let mut echoed = Vec::new();
+    // Each piece is sent only once the one before came back.
+    for (piece, expected) in [(&b"two "[..], &b"one "[..]), (b"three", b"one two ")] {
+        while echoed != expected {
+            let frame = tokio::time::timeout(bound, answer.frame())
+                .await
+                .expect("the echo arrives while the upload goes on")
+                .expect("a frame")
+                .expect("no error");
+            echoed.extend_from_slice(&frame.into_data().unwrap_or_default());
+            assert!(expected.starts_with(&echoed), "{echoed:?}");
+        }
+        pieces.send(Bytes::from(piece)).await.expect("send");
+    }
+    drop(pieces);
+    let rest = tokio::time::timeout(bound, answer.collect())
+        .await
+        .expect("the answer ends with the upload")
+        .expect("body")
+        .to_bytes();
+    echoed.extend_from_slice(&rest);
+    assert_eq!(echoed, b"one two three");
+}
