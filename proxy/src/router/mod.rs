@@ -94,13 +94,15 @@ pub struct Connection {
 /// Routing runs here, outside any future, so that the future a connection keeps per request
 /// holds only what the response needs, not the request: hyper moves that future into a box
 /// for every request, and its whole size is copied.
+/// The request comes in its parts, as the server has them: no copy into a `Request` and
+/// back out.
 pub fn dispatch(
     table: &RouterTable,
-    req: Request<Body>,
+    parts: http::request::Parts,
+    body: Body,
     conn: &Connection,
     access_log: &AccessLog,
 ) -> Dispatched {
-    let (parts, body) = req.into_parts();
     let route = {
         let view = match RequestView::from_request(&parts, conn.client_addr.ip()) {
             Ok(view) => view,
