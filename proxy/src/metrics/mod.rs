@@ -38,19 +38,13 @@ impl TrafficCounters {
         self.in_flight.fetch_add(1, Relaxed);
     }
 
-    fn finish(&self, status: Option<u16>, elapsed: Duration) {
+    /// Ends a request; `sample` is `None` when it got no response.
+    fn finish(&self, sample: Option<&Sample>) {
         self.in_flight.fetch_sub(1, Relaxed);
-        if let Some(status) = status {
-            let class = usize::from(status / 100).clamp(1, 5) - 1;
-            self.by_class[class].fetch_add(1, Relaxed);
-            let seconds = elapsed.as_secs_f64();
-            let bucket = LATENCY_BUCKETS
-                .iter()
-                .position(|&le| seconds <= le)
-                .unwrap_or(LATENCY_BUCKETS.len());
-            self.latency[bucket].fetch_add(1, Relaxed);
-            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-            self.latency_sum_micros.fetch_add(micros, Relaxed);
+        if let Some(sample) = sample {
+            self.by_class[sample.class].fetch_add(1, Relaxed);
+            self.latency[sample.bucket].fetch_add(1, Relaxed);
+            self.latency_sum_micros.fetch_add(sample.micros, Relaxed);
         }
     }
 
@@ -68,6 +62,30 @@ impl TrafficCounters {
             in_flight: self.in_flight.load(Relaxed).max(0),
             latency_buckets: latency,
             latency_sum_seconds: self.latency_sum_micros.load(Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+/// Where one response lands in the counters: worked out once, then recorded in the
+/// router's and the service's counters alike.
+struct Sample {
+    /// Index in `by_class`.
+    class: usize,
+    /// Index in `latency`.
+    bucket: usize,
+    micros: u64,
+}
+
+impl Sample {
+    fn new(status: u16, elapsed: Duration) -> Self {
+        let seconds = elapsed.as_secs_f64();
+        Sample {
+            class: usize::from(status / 100).clamp(1, 5) - 1,
+            bucket: LATENCY_BUCKETS
+                .iter()
+                .position(|&le| seconds <= le)
+                .unwrap_or(LATENCY_BUCKETS.len()),
+            micros: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         }
     }
 }
@@ -122,8 +140,11 @@ impl<'a> RequestTimer<'a> {
     /// Records the response status; returns the time since start.
     pub fn finish(mut self, status: u16) -> Duration {
         let elapsed = self.started.elapsed();
-        for counter in self.counters.iter().flatten() {
-            counter.finish(Some(status), elapsed);
+        if self.counters.iter().any(Option::is_some) {
+            let sample = Sample::new(status, elapsed);
+            for counter in self.counters.iter().flatten() {
+                counter.finish(Some(&sample));
+            }
         }
         self.finished = true;
         elapsed
@@ -134,7 +155,7 @@ impl Drop for RequestTimer<'_> {
     fn drop(&mut self) {
         if !self.finished {
             for counter in self.counters.iter().flatten() {
-                counter.finish(None, Duration::ZERO);
+                counter.finish(None);
             }
         }
     }

@@ -94,13 +94,15 @@ pub struct Connection {
 /// Routing runs here, outside any future, so that the future a connection keeps per request
 /// holds only what the response needs, not the request: hyper moves that future into a box
 /// for every request, and its whole size is copied.
+/// The request comes in its parts, as the server has them: no copy into a `Request` and
+/// back out.
 pub fn dispatch(
     table: &RouterTable,
-    req: Request<Body>,
+    parts: http::request::Parts,
+    body: Body,
     conn: &Connection,
     access_log: &AccessLog,
 ) -> Dispatched {
-    let (parts, body) = req.into_parts();
     let route = {
         let view = match RequestView::from_request(&parts, conn.client_addr.ip()) {
             Ok(view) => view,
@@ -135,10 +137,7 @@ pub fn dispatch(
     let metrics = root.router_counters.is_some();
     let step = StepContext { tls: conn.tls };
     let (path, descent) = descend(root, &mut req, step, conn);
-    // `path` is never empty: it starts at the root. The router that answered is the last one.
-    let Some(served) = path.last() else {
-        return Dispatched::Ready(not_found());
-    };
+    let served = path.served();
     match descent {
         Descent::Answered(response) => {
             let timer = start_timer(served, metrics);
@@ -172,8 +171,7 @@ pub enum Dispatched {
 /// A request its service is answering, with what finishing its response needs.
 pub struct Pending {
     response: BoxFuture<'static, Response<Body>>,
-    /// The routers passed through, root first; the last one answered.
-    path: Vec<Arc<Route>>,
+    path: RoutePath,
     metrics: bool,
     log_entry: Option<Box<AccessLogEntry>>,
 }
@@ -187,9 +185,7 @@ impl Pending {
             metrics,
             log_entry,
         } = self;
-        let Some(served) = path.last() else {
-            return not_found();
-        };
+        let served = path.served();
         // Counted from the first poll, which hyper makes as soon as it has the future.
         let timer = start_timer(served, metrics);
         let mut response = response.await;
@@ -205,27 +201,51 @@ fn start_timer(served: &Route, metrics: bool) -> RequestTimer<'_> {
     )
 }
 
-/// Runs the parents' response steps (`path` minus the router that answered), counts the
-/// response, then logs it.
+/// Runs the parents' response steps, counts the response, then logs it.
 fn complete(
-    path: &[Arc<Route>],
+    path: &RoutePath,
     log_entry: Option<Box<AccessLogEntry>>,
     mut response: Response<Body>,
     timer: RequestTimer<'_>,
     access_log: &AccessLog,
 ) -> Response<Body> {
     // Parents' response steps run innermost first, as if their chains wrapped the child.
-    for parent in path.iter().rev().skip(1) {
+    for parent in path.parents() {
         parent.chain.on_response(&mut response);
     }
     let status = response.status().as_u16();
     let elapsed = timer.finish(status);
-    if let (Some(mut entry), Some(served)) = (log_entry, path.last()) {
+    if let Some(mut entry) = log_entry {
+        let served = path.served();
         entry.router_name = served.name.to_string();
         entry.service_name = served.service_name.to_string();
         access_log.send(entry.finish(status, elapsed));
     }
     response
+}
+
+/// The routers a request passed through: the root, then each child down to the router that
+/// answered. The root is kept apart so that a request to a leaf router (nearly every one)
+/// allocates nothing here.
+struct RoutePath {
+    root: Arc<Route>,
+    children: Vec<Arc<Route>>,
+}
+
+impl RoutePath {
+    /// The router that answered: the last one passed through.
+    fn served(&self) -> &Route {
+        self.children.last().unwrap_or(&self.root)
+    }
+
+    /// The routers above the one that answered, innermost first.
+    fn parents(&self) -> impl Iterator<Item = &Arc<Route>> {
+        let (above, root) = match self.children.split_last() {
+            Some((_, above)) => (above, Some(&self.root)),
+            None => (&[][..], None),
+        };
+        above.iter().rev().chain(root)
+    }
 }
 
 /// How the walk down the router tree ended.
@@ -238,19 +258,20 @@ enum Descent {
 }
 
 /// Runs the root's middlewares, then, for a parent router, matches the rewritten request
-/// against its children, and so on down to a leaf. Returns the routers passed through (root
-/// first; the last one is the router that answered) and how the walk ended.
+/// against its children, and so on down to a leaf. Returns the routers passed through and
+/// how the walk ended.
 fn descend(
     root: Arc<Route>,
     req: &mut Request<Body>,
     step: StepContext,
     conn: &Connection,
-) -> (Vec<Arc<Route>>, Descent) {
-    let mut path = vec![root];
+) -> (RoutePath, Descent) {
+    let mut path = RoutePath {
+        root,
+        children: Vec::new(),
+    };
     loop {
-        let Some(route) = path.last() else {
-            return (path, Descent::Answered(not_found()));
-        };
+        let route = path.served();
         if let Flow::Respond(response) = route.chain.on_request(req, step) {
             return (path, Descent::Answered(response));
         }
@@ -264,7 +285,7 @@ fn descend(
         let child = RequestView::from_whole(req, conn.client_addr.ip())
             .map(|view| children.lookup(&view).cloned());
         match child {
-            Ok(Some(child)) => path.push(child),
+            Ok(Some(child)) => path.children.push(child),
             Ok(None) => return (path, Descent::Answered(not_found())),
             Err(err) => {
                 tracing::debug!(error = %err, path = %req.uri().path(), "rejecting rewritten request path");
@@ -288,4 +309,41 @@ pub fn plain_response(status: StatusCode, text: &'static str) -> Response<Body> 
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str) -> Arc<Route> {
+        Arc::new(Route {
+            name: Arc::from(name),
+            service_name: Arc::from(""),
+            chain: MiddlewareChain::new(Vec::new()),
+            target: RouteTarget::Children(HttpRouterIndex::new(Vec::new())),
+            router_counters: None,
+            service_counters: None,
+            access_log: false,
+        })
+    }
+
+    #[test]
+    fn parents_are_the_routers_above_the_one_that_answered_innermost_first() {
+        let names = |path: &RoutePath| {
+            path.parents()
+                .map(|route| route.name.to_string())
+                .collect::<Vec<_>>()
+        };
+        let mut path = RoutePath {
+            root: route("root"),
+            children: Vec::new(),
+        };
+        assert_eq!(&*path.served().name, "root");
+        assert!(names(&path).is_empty());
+        path.children.push(route("child"));
+        assert_eq!(names(&path), ["root"]);
+        path.children.push(route("grandchild"));
+        assert_eq!(&*path.served().name, "grandchild");
+        assert_eq!(names(&path), ["child", "root"]);
+    }
 }

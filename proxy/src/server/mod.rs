@@ -197,12 +197,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
                     crate::tls::misdirected(&generation.tls, slot, tls_option.as_deref(), &req);
                 let dispatched = match misdirected {
                     Some(response) => Dispatched::Ready(response),
-                    None => dispatch(
-                        &generation.tables[slot],
-                        request_body(req),
-                        &connection,
-                        &shared.access_log,
-                    ),
+                    None => {
+                        let (parts, body) = req.into_parts();
+                        let body = request_body(&parts, body);
+                        let table = &generation.tables[slot];
+                        dispatch(table, parts, body, &connection, &shared.access_log)
+                    }
                 };
                 let shared = Arc::clone(&shared);
                 async move {
@@ -224,16 +224,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
     }
 }
 
-/// The request with the proxy's body type. A body that is already over (a GET on HTTP/1)
+/// The request body as the proxy's body type. A body that is already over (a GET on HTTP/1)
 /// becomes the empty body, whose box needs no allocation, unlike hyper's. HTTP/2 bodies are
 /// kept as they are: theirs is tied to the stream.
-fn request_body(req: hyper::Request<Incoming>) -> http::Request<body::Body> {
-    let over = req.version() < http::Version::HTTP_2 && req.body().is_end_stream();
-    req.map(|incoming| {
-        if over {
-            body::empty()
-        } else {
-            body::boxed(incoming)
-        }
-    })
+fn request_body(parts: &http::request::Parts, incoming: Incoming) -> body::Body {
+    if parts.version < http::Version::HTTP_2 && incoming.is_end_stream() {
+        body::empty()
+    } else {
+        body::boxed(incoming)
+    }
 }

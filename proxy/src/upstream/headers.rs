@@ -31,6 +31,23 @@ fn hop_by_hop() -> [&'static HeaderName; 8] {
     ]
 }
 
+/// Whether `name` is one of [`hop_by_hop`] or `TE`. Matched on the name's text, which
+/// compares lengths first, instead of comparing it with each name in turn.
+fn is_hop_by_hop_or_te(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+    )
+}
+
 /// Whether the request asks to switch protocols (WebSocket and the like).
 pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -48,13 +65,10 @@ pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // Most messages carry none of these: one pass over the names is cheaper than ten
     // hashed removals.
-    let hop_by_hop = hop_by_hop();
-    let present = headers
-        .keys()
-        .any(|name| *name == header::TE || hop_by_hop.contains(&name));
-    if !present {
+    if !headers.keys().any(is_hop_by_hop_or_te) {
         return;
     }
+    let hop_by_hop = hop_by_hop();
     let upgrade = if keep_upgrade {
         headers.get(header::UPGRADE).cloned()
     } else {
@@ -322,6 +336,20 @@ mod tests {
         assert_eq!(headers[&X_REAL_IP], "203.0.113.9");
         assert_eq!(headers[&X_FORWARDED_PORT], "80");
         assert!(!headers.contains_key(&X_FORWARDED_HOST));
+    }
+
+    #[test]
+    fn the_hop_by_hop_names_are_recognised() {
+        for name in hop_by_hop().into_iter().chain([&header::TE]) {
+            assert!(is_hop_by_hop_or_te(name), "{name}");
+        }
+        for name in [
+            header::HOST,
+            header::CONTENT_LENGTH,
+            X_FORWARDED_FOR.clone(),
+        ] {
+            assert!(!is_hop_by_hop_or_te(&name), "{name}");
+        }
     }
 
     #[test]

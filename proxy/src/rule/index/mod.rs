@@ -46,12 +46,25 @@ impl<T> HttpRouterIndex<T> {
     /// Orders the routers (priority descending, then name ascending) and indexes them.
     pub fn new(entries: Vec<IndexEntry<T>>) -> Self {
         Self {
-            index: HostIndex::new(entries, |entry| {
-                host_constraint(entry.rule.expr(), &|matcher| match matcher {
-                    HttpMatcher::Host(pattern) => Some(pattern),
-                    _ => None,
-                })
-            }),
+            index: HostIndex::new(
+                entries,
+                |entry| {
+                    host_constraint(entry.rule.expr(), &|matcher| match matcher {
+                        HttpMatcher::Host(pattern) => Some(pattern),
+                        _ => None,
+                    })
+                },
+                // `Host(name)` alone: being in the bucket of the request's host is the match.
+                |entry| {
+                    matches!(
+                        entry.rule.expr(),
+                        Expr::Leaf {
+                            matcher: HttpMatcher::Host(HostPattern::Exact(_)),
+                            negated: false,
+                        }
+                    )
+                },
+            ),
         }
     }
 
@@ -90,12 +103,17 @@ impl<T> TcpRouterIndex<T> {
     /// Orders the routers (priority descending, then name ascending) and indexes them.
     pub fn new(entries: Vec<TcpIndexEntry<T>>) -> Self {
         Self {
-            index: HostIndex::new(entries, |entry| {
-                host_constraint(entry.rule.expr(), &|matcher| match matcher {
-                    TcpMatcher::HostSni(pattern) => Some(pattern),
-                    _ => None,
-                })
-            }),
+            index: HostIndex::new(
+                entries,
+                |entry| {
+                    host_constraint(entry.rule.expr(), &|matcher| match matcher {
+                        TcpMatcher::HostSni(pattern) => Some(pattern),
+                        _ => None,
+                    })
+                },
+                // TCP rules are always evaluated.
+                |_| false,
+            ),
         }
     }
 
@@ -180,6 +198,9 @@ struct HostIndex<E> {
     exact: HostBuckets<Box<[u32]>>,
     wildcard: HostBuckets<Box<[u32]>>,
     fallback: Box<[u32]>,
+    /// Per entry: whether finding it in the exact bucket of the request's host already
+    /// proves its rule matches, so the rule is not evaluated.
+    settled_by_exact_host: Box<[bool]>,
 }
 
 /// What ordering needs from an entry.
@@ -201,6 +222,7 @@ impl<E: Ordered> HostIndex<E> {
     fn new(
         mut entries: Vec<E>,
         constraint: impl for<'e> Fn(&'e E) -> Option<Vec<HostKey<'e>>>,
+        settled_by_exact_host: impl Fn(&E) -> bool,
     ) -> Self {
         entries.sort_by(|a, b| {
             b.priority()
@@ -232,10 +254,11 @@ impl<E: Ordered> HostIndex<E> {
                 .collect()
         };
         Self {
-            entries,
             exact: freeze(exact),
             wildcard: freeze(wildcard),
             fallback: fallback.into_boxed_slice(),
+            settled_by_exact_host: entries.iter().map(settled_by_exact_host).collect(),
+            entries,
         }
     }
 }
@@ -265,14 +288,17 @@ impl<E> HostIndex<E> {
                 .zip(heads)
                 .filter_map(|(list, head)| list.get(head).copied())
                 .min()?;
+            let from_exact = exact.get(heads[0]) == Some(&next);
             // A rule listed under both the exact host and its wildcard is tested once.
             for (list, head) in lists.iter().zip(heads.iter_mut()) {
                 if list.get(*head) == Some(&next) {
                     *head += 1;
                 }
             }
-            let entry = self.entries.get(usize::try_from(next).ok()?)?;
-            if test(entry) {
+            let position = usize::try_from(next).ok()?;
+            let entry = self.entries.get(position)?;
+            let settled = from_exact && self.settled_by_exact_host.get(position) == Some(&true);
+            if settled || test(entry) {
                 return Some(entry);
             }
         }
