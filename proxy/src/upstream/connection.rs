@@ -7,7 +7,7 @@ use std::io;
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Bytes, BytesMut};
-use http::{Method, request};
+use http::{HeaderMap, Method, request};
 use http_body::{Body as HttpBody, Frame};
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -105,7 +105,7 @@ impl Http1Connection {
     /// client uploads works.
     pub(super) async fn exchange(
         &mut self,
-        head: &request::Parts,
+        head: &mut request::Parts,
         body: Body,
     ) -> Result<ResponseHead, ExchangeError> {
         let framing = RequestFraming::of(body.is_end_stream(), body.size_hint().exact());
@@ -119,18 +119,21 @@ impl Http1Connection {
         if framing != RequestFraming::Empty {
             self.upload = Some(Upload::new(body, framing));
         }
-        poll_fn(|cx| self.poll_head(&head.method, cx)).await
+        // The request's headers make room for the response's once it is complete; until
+        // then they stay, for the request to be sent again elsewhere.
+        poll_fn(|cx| self.poll_head(&head.method, &mut head.headers, cx)).await
     }
 
     fn poll_head(
         &mut self,
         method: &Method,
+        recycled: &mut HeaderMap,
         cx: &mut Context<'_>,
     ) -> Poll<Result<ResponseHead, ExchangeError>> {
         self.drive_upload(cx)?;
         loop {
             if !self.buf.is_empty()
-                && let Some(head) = wire::parse_response_head(&mut self.buf, method)?
+                && let Some(head) = wire::parse_response_head(&mut self.buf, method, recycled)?
             {
                 return Poll::Ready(Ok(head));
             }

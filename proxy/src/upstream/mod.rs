@@ -234,13 +234,17 @@ impl Transport {
         } else {
             None
         };
-        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        let host_in_headers = parts.headers.get(header::HOST).cloned();
+        let host_from_uri = host_in_headers.is_none();
+        let host = host_in_headers.or_else(|| {
             let authority = parts.uri.authority()?;
             HeaderValue::from_str(authority.as_str()).ok()
         });
         headers::remove_hop_by_hop(&mut parts.headers, is_upgrade);
         headers::add_forwarded(&mut parts.headers, cx, host.as_ref(), is_upgrade);
         match host {
+            // Already in place.
+            Some(_) if pass_host_header && !host_from_uri => {}
             Some(host) if pass_host_header => {
                 parts.headers.insert(header::HOST, host);
             }

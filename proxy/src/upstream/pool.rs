@@ -141,7 +141,7 @@ impl Http1Pool {
         let mut body = Some(body);
         while let Some(mut connection) = self.checkout(target) {
             let sending = body.take().unwrap_or_else(body::empty);
-            match connection.exchange(&head, sending).await {
+            match connection.exchange(&mut head, sending).await {
                 Ok(response) => return Ok(self.track(target, connection, response)),
                 Err(error) if replayable && error.is_stale_connection() => continue,
                 Err(error) => return Err(Http1Error::Exchange(error)),
@@ -150,7 +150,7 @@ impl Http1Pool {
         let mut connection = self.connect(target).await?;
         let sending = body.take().unwrap_or_else(body::empty);
         let response = connection
-            .exchange(&head, sending)
+            .exchange(&mut head, sending)
             .await
             .map_err(Http1Error::Exchange)?;
         Ok(self.track(target, connection, response))

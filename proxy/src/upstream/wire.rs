@@ -142,12 +142,18 @@ pub(super) enum ResponseFraming {
 
 /// Parses one response head from the front of `buf` and removes it. `Ok(None)` asks for
 /// more bytes. Interim responses (1xx) are consumed and skipped.
+///
+/// The headers go into `recycled`'s allocation (cleared first; it is left empty): the
+/// request's own map, already grown to a request's size. hyper's server reuses a
+/// response's map to parse the next request on its connection, so in a steady state no
+/// header map is allocated or grown per request.
 pub(super) fn parse_response_head(
     buf: &mut BytesMut,
     method: &Method,
+    recycled: &mut HeaderMap,
 ) -> Result<Option<ResponseHead>, WireError> {
     loop {
-        let Some(head) = parse_one_head(buf, method)? else {
+        let Some(head) = parse_one_head(buf, method, recycled)? else {
             return Ok(None);
         };
         if head.parts.status.is_informational() {
@@ -160,7 +166,11 @@ pub(super) fn parse_response_head(
     }
 }
 
-fn parse_one_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead>, WireError> {
+fn parse_one_head(
+    buf: &mut BytesMut,
+    method: &Method,
+    recycled: &mut HeaderMap,
+) -> Result<Option<ResponseHead>, WireError> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut []);
     let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
@@ -203,7 +213,9 @@ fn parse_one_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Response
         );
     }
     let head_bytes = buf.split_to(length).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = std::mem::take(recycled);
+    headers.clear();
+    headers.reserve(count);
     let mut fields = FramingFields::default();
     for &(name_start, name_end, value_start, value_end) in &spans[..count] {
         let name = &head_bytes[name_start as usize..name_end as usize];
@@ -522,7 +534,7 @@ mod tests {
     }
 
     fn parse(text: &str, method: &Method) -> Result<Option<ResponseHead>, WireError> {
-        parse_response_head(&mut BytesMut::from(text), method)
+        parse_response_head(&mut BytesMut::from(text), method, &mut HeaderMap::new())
     }
 
     #[test]
@@ -530,7 +542,9 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nX-A: 1\r\nX-A: 2\r\n\r\nhello",
         );
-        let head = parse_response_head(&mut buf, &Method::GET)
+        let mut recycled = HeaderMap::with_capacity(32);
+        recycled.insert("x-request", HeaderValue::from_static("gone"));
+        let head = parse_response_head(&mut buf, &Method::GET, &mut recycled)
             .unwrap()
             .expect("complete");
         assert_eq!(head.parts.status, StatusCode::CREATED);
@@ -541,13 +555,17 @@ mod tests {
         assert_eq!(head.framing, ResponseFraming::Length(5));
         assert!(head.keep_alive);
         assert_eq!(&buf[..], b"hello");
+        // The request's map was reused, without the request's headers.
+        assert!(!head.parts.headers.contains_key("x-request"));
+        assert!(head.parts.headers.capacity() >= 32);
+        assert!(recycled.is_empty());
     }
 
     #[test]
     fn a_partial_head_asks_for_more() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Le");
         assert_eq!(
-            parse_response_head(&mut buf, &Method::GET)
+            parse_response_head(&mut buf, &Method::GET, &mut HeaderMap::new())
                 .unwrap()
                 .map(|h| h.parts.status),
             None
