@@ -7,6 +7,7 @@ use std::io;
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, request};
 use http_body::{Body as HttpBody, Frame};
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -106,11 +107,12 @@ impl Http1Connection {
     pub(super) async fn exchange(
         &mut self,
         head: &mut request::Parts,
+        appended: &[(&HeaderName, Option<HeaderValue>)],
         body: Body,
     ) -> Result<ResponseHead, ExchangeError> {
         let framing = RequestFraming::of(body.is_end_stream(), body.size_hint().exact());
         self.head.clear();
-        wire::encode_request_head(head, framing, &mut self.head);
+        wire::encode_request_head(head, appended, framing, &mut self.head);
         self.stream
             .write_all(&self.head)
             .await

@@ -98,6 +98,9 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
+/// Forwarded headers to write after a request's own, in this order (absent values skipped).
+pub(crate) type Forwarded = [(&'static HeaderName, Option<HeaderValue>); 6];
+
 /// Adds `X-Forwarded-*` and `X-Real-Ip`. `X-Forwarded-For` gets the client appended; the
 /// others are kept when present, since the entry point already dropped the ones it does
 /// not trust. `host` is the client's Host (or `:authority`).
@@ -107,40 +110,17 @@ pub(crate) fn add_forwarded(
     host: Option<&HeaderValue>,
     upgrade: bool,
 ) {
-    // Up to six headers are added: one growth of the map instead of several rehashes.
-    let _ = headers.try_reserve(6);
-    let client_ip = cx
-        .client_ip
-        .clone()
-        .or_else(|| ip_header_value(cx.client_addr.ip()));
-    let proto = match (cx.tls, upgrade) {
-        (true, true) => "wss",
-        (true, false) => "https",
-        (false, true) => "ws",
-        (false, false) => "http",
-    };
-    let port = || {
-        let explicit = host
-            .and_then(explicit_port)
-            .and_then(|port| HeaderValue::from_bytes(port).ok());
-        explicit.unwrap_or(HeaderValue::from_static(if cx.tls { "443" } else { "80" }))
-    };
-    // Clients rarely send any of these. Then each header is appended with one hashed
-    // insert, skipping the lookups that only matter when one is already there.
-    if !headers.keys().any(|name| FORWARDED.contains(&name)) {
-        let mut add = |name: &HeaderName, value: Option<HeaderValue>| {
+    if let Some(fields) = forwarded_to_append(headers, cx, host, upgrade) {
+        // Up to six headers are added: one growth of the map instead of several rehashes.
+        let _ = headers.try_reserve(6);
+        for (name, value) in fields {
             if let Some(value) = value {
                 headers.append(name, value);
             }
-        };
-        add(&X_FORWARDED_FOR, client_ip.clone());
-        add(&X_FORWARDED_PROTO, Some(HeaderValue::from_static(proto)));
-        add(&X_FORWARDED_HOST, host.cloned());
-        add(&X_FORWARDED_PORT, Some(port()));
-        add(&X_FORWARDED_SERVER, proxy_hostname().cloned());
-        add(&X_REAL_IP, client_ip);
+        }
         return;
     }
+    let client_ip = client_ip(cx);
     // One lookup both reads the previous `X-Forwarded-For` and replaces it.
     match headers.entry(&X_FORWARDED_FOR) {
         header::Entry::Occupied(mut entry) => {
@@ -161,14 +141,65 @@ pub(crate) fn add_forwarded(
         }
     }
     set_if_absent(headers, &X_FORWARDED_PROTO, || {
-        Some(HeaderValue::from_static(proto))
+        Some(HeaderValue::from_static(forwarded_proto(cx, upgrade)))
     });
     if let Some(host) = host {
         set_if_absent(headers, &X_FORWARDED_HOST, || Some(host.clone()));
     }
-    set_if_absent(headers, &X_FORWARDED_PORT, || Some(port()));
+    set_if_absent(headers, &X_FORWARDED_PORT, || {
+        Some(forwarded_port(cx, host))
+    });
     set_if_absent(headers, &X_FORWARDED_SERVER, || proxy_hostname().cloned());
     set_if_absent(headers, &X_REAL_IP, || client_ip);
+}
+
+/// When the request carries none of the forwarded headers (nearly always: clients rarely
+/// send them), the ones [`add_forwarded`] would add, to be appended as they are: with no
+/// header to merge with, no lookup is needed, and an encoder can write them without
+/// inserting them into the map at all. `None` when one is present.
+pub(crate) fn forwarded_to_append(
+    headers: &HeaderMap,
+    cx: &RequestContext,
+    host: Option<&HeaderValue>,
+    upgrade: bool,
+) -> Option<Forwarded> {
+    if headers.keys().any(|name| FORWARDED.contains(&name)) {
+        return None;
+    }
+    let client_ip = client_ip(cx);
+    Some([
+        (&X_FORWARDED_FOR, client_ip.clone()),
+        (
+            &X_FORWARDED_PROTO,
+            Some(HeaderValue::from_static(forwarded_proto(cx, upgrade))),
+        ),
+        (&X_FORWARDED_HOST, host.cloned()),
+        (&X_FORWARDED_PORT, Some(forwarded_port(cx, host))),
+        (&X_FORWARDED_SERVER, proxy_hostname().cloned()),
+        (&X_REAL_IP, client_ip),
+    ])
+}
+
+fn client_ip(cx: &RequestContext) -> Option<HeaderValue> {
+    cx.client_ip
+        .clone()
+        .or_else(|| ip_header_value(cx.client_addr.ip()))
+}
+
+fn forwarded_proto(cx: &RequestContext, upgrade: bool) -> &'static str {
+    match (cx.tls, upgrade) {
+        (true, true) => "wss",
+        (true, false) => "https",
+        (false, true) => "ws",
+        (false, false) => "http",
+    }
+}
+
+fn forwarded_port(cx: &RequestContext, host: Option<&HeaderValue>) -> HeaderValue {
+    let explicit = host
+        .and_then(explicit_port)
+        .and_then(|port| HeaderValue::from_bytes(port).ok());
+    explicit.unwrap_or(HeaderValue::from_static(if cx.tls { "443" } else { "80" }))
 }
 
 /// The port after the last `:` of a Host value, when it is all digits (and the value is

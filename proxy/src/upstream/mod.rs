@@ -241,7 +241,17 @@ impl Transport {
             HeaderValue::from_str(authority.as_str()).ok()
         });
         headers::remove_hop_by_hop(&mut parts.headers, is_upgrade);
-        headers::add_forwarded(&mut parts.headers, cx, host.as_ref(), is_upgrade);
+        let http1 = target.scheme() == Scheme::Http && !is_upgrade;
+        // Our HTTP/1.1 encoder writes fresh forwarded headers after the map's, which saves
+        // six inserts into the map; other clients need them in the map.
+        let appended = if http1 {
+            headers::forwarded_to_append(&parts.headers, cx, host.as_ref(), is_upgrade)
+        } else {
+            None
+        };
+        if appended.is_none() {
+            headers::add_forwarded(&mut parts.headers, cx, host.as_ref(), is_upgrade);
+        }
         match host {
             // Already in place.
             Some(_) if pass_host_header && !host_from_uri => {}
@@ -257,9 +267,12 @@ impl Transport {
         let path = parts.uri.path_and_query().unwrap_or(&default_path);
         parts.version = Version::HTTP_11;
 
-        if target.scheme() == Scheme::Http && !is_upgrade {
+        if http1 {
             parts.uri = target.origin_form(path);
-            let sending = self.http1.send(target, Request::from_parts(parts, body));
+            let appended = appended.as_ref().map_or(&[][..], |fields| &fields[..]);
+            let sending = self
+                .http1
+                .send(target, Request::from_parts(parts, body), appended);
             let result = match self.response_header_timeout {
                 Some(limit) => tokio::time::timeout(limit, sending).await.map_err(|_| {
                     UpstreamError::Timeout {

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::HOST;
+use http::header::{HOST, HeaderName, HeaderValue};
 use http::uri::Authority;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -124,7 +124,8 @@ impl Http1Pool {
         })
     }
 
-    /// Sends `req` (origin-form URI) to `target`, on an idle connection when one is alive,
+    /// Sends `req` (origin-form URI) with `appended` written after its headers (see
+    /// [`super::headers::forwarded_to_append`]) to `target`, on an idle connection when one is alive,
     /// else on a new one. When a reused connection turns out closed before the server could
     /// read the request, a request without a body and with an idempotent method is sent
     /// again on the next connection (as Go's transport does); others fail with 502.
@@ -132,6 +133,7 @@ impl Http1Pool {
         self: &Arc<Self>,
         target: &ServerTarget,
         req: Request<Body>,
+        appended: &[(&HeaderName, Option<HeaderValue>)],
     ) -> Result<Response<ReturnOnEnd>, Http1Error> {
         let (mut head, body) = req.into_parts();
         if !head.headers.contains_key(HOST) {
@@ -141,7 +143,7 @@ impl Http1Pool {
         let mut body = Some(body);
         while let Some(mut connection) = self.checkout(target) {
             let sending = body.take().unwrap_or_else(body::empty);
-            match connection.exchange(&mut head, sending).await {
+            match connection.exchange(&mut head, appended, sending).await {
                 Ok(response) => return Ok(self.track(target, connection, response)),
                 Err(error) if replayable && error.is_stale_connection() => continue,
                 Err(error) => return Err(Http1Error::Exchange(error)),
@@ -150,7 +152,7 @@ impl Http1Pool {
         let mut connection = self.connect(target).await?;
         let sending = body.take().unwrap_or_else(body::empty);
         let response = connection
-            .exchange(&mut head, sending)
+            .exchange(&mut head, appended, sending)
             .await
             .map_err(Http1Error::Exchange)?;
         Ok(self.track(target, connection, response))
@@ -512,7 +514,7 @@ mod tests {
         let pool = Http1Pool::new(settings());
         for i in 0..5 {
             let response = pool
-                .send(&target, get(&format!("/r{i}")))
+                .send(&target, get(&format!("/r{i}")), &[])
                 .await
                 .expect("sent");
             assert_eq!(text(response).await, format!("/r{i} {address}"));
@@ -529,7 +531,7 @@ mod tests {
         let mut req = get("/");
         req.headers_mut()
             .insert(HOST, http::HeaderValue::from_static("app.test"));
-        let response = pool.send(&target, req).await.expect("sent");
+        let response = pool.send(&target, req, &[]).await.expect("sent");
         assert_eq!(text(response).await, "/ app.test");
     }
 
@@ -539,7 +541,7 @@ mod tests {
         let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
         let pool = Http1Pool::new(settings());
         for _ in 0..3 {
-            let response = pool.send(&target, get("/")).await.expect("sent");
+            let response = pool.send(&target, get("/"), &[]).await.expect("sent");
             assert_eq!(text(response).await, format!("/ {address}"));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
@@ -550,10 +552,10 @@ mod tests {
         let (address, accepted) = backend(true).await;
         let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
         let pool = Http1Pool::new(settings());
-        let response = pool.send(&target, get("/")).await.expect("sent");
+        let response = pool.send(&target, get("/"), &[]).await.expect("sent");
         drop(response);
         assert_eq!(pool.idle_count(&target), 0);
-        let response = pool.send(&target, get("/again")).await.expect("sent");
+        let response = pool.send(&target, get("/again"), &[]).await.expect("sent");
         assert_eq!(text(response).await, format!("/again {address}"));
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
@@ -567,7 +569,7 @@ mod tests {
             ..settings()
         });
         for _ in 0..2 {
-            let response = pool.send(&target, get("/")).await.expect("sent");
+            let response = pool.send(&target, get("/"), &[]).await.expect("sent");
             text(response).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
@@ -583,7 +585,7 @@ mod tests {
             ..settings()
         });
         for _ in 0..2 {
-            let response = pool.send(&target, get("/")).await.expect("sent");
+            let response = pool.send(&target, get("/"), &[]).await.expect("sent");
             text(response).await;
             // Any measurable time is past a zero idle timeout.
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -602,7 +604,7 @@ mod tests {
         let connection = pool.connect(&second).await.expect("connect");
         pool.checkin(first.pool_key(), second.authority().clone(), connection);
         assert_eq!(pool.idle_count(&first), 0);
-        let response = pool.send(&first, get("/")).await.expect("sent");
+        let response = pool.send(&first, get("/"), &[]).await.expect("sent");
         assert_eq!(
             text(response).await,
             format!("/ {}", first.authority()),
@@ -617,7 +619,10 @@ mod tests {
         drop(listener);
         let target = ServerTarget::parse(&format!("http://{address}"), false).expect("url");
         let pool = Http1Pool::new(settings());
-        let error = pool.send(&target, get("/")).await.expect_err("refused");
+        let error = pool
+            .send(&target, get("/"), &[])
+            .await
+            .expect_err("refused");
         assert!(matches!(error, Http1Error::Connect(_)), "{error:?}");
     }
 }

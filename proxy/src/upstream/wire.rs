@@ -50,12 +50,13 @@ impl RequestFraming {
     }
 }
 
-/// Writes `METHOD origin-form HTTP/1.1`, the headers and the framing header into `out`.
-/// The framing header is written from `framing`, whatever the request said, so the
-/// server always reads exactly the body that is sent. Header names go out as the map
-/// holds them (lower case), as hyper's client does.
+/// Writes `METHOD origin-form HTTP/1.1`, the headers, then `appended` (absent values
+/// skipped) and the framing header into `out`. The framing header is written from
+/// `framing`, whatever the request said, so the server always reads exactly the body that
+/// is sent. Header names go out as the map holds them (lower case), as hyper's client does.
 pub(super) fn encode_request_head(
     head: &request::Parts,
+    appended: &[(&HeaderName, Option<HeaderValue>)],
     framing: RequestFraming,
     out: &mut Vec<u8>,
 ) {
@@ -68,10 +69,12 @@ pub(super) fn encode_request_head(
         if *name == header::CONTENT_LENGTH || *name == header::TRANSFER_ENCODING {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_field(out, name, value);
+    }
+    for (name, value) in appended {
+        if let Some(value) = value {
+            write_field(out, name, value);
+        }
     }
     match framing {
         RequestFraming::Empty => {
@@ -87,6 +90,13 @@ pub(super) fn encode_request_head(
         }
         RequestFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_field(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -112,10 +122,7 @@ pub(super) fn chunk_header(length: usize) -> Bytes {
 pub(super) fn last_chunk(trailers: Option<&HeaderMap>) -> Bytes {
     let mut out = b"0\r\n".to_vec();
     for (name, value) in trailers.into_iter().flatten() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_field(&mut out, name, value);
     }
     out.extend_from_slice(b"\r\n");
     Bytes::from(out)
@@ -480,7 +487,7 @@ mod tests {
     fn head_of(req: http::Request<()>, framing: RequestFraming) -> String {
         let (parts, ()) = req.into_parts();
         let mut out = Vec::new();
-        encode_request_head(&parts, framing, &mut out);
+        encode_request_head(&parts, &[], framing, &mut out);
         String::from_utf8(out).expect("ascii")
     }
 
@@ -494,6 +501,27 @@ mod tests {
         assert_eq!(
             head_of(req, RequestFraming::Empty),
             "GET /a/b?c=1 HTTP/1.1\r\nhost: app.test\r\nx-forwarded-for: 10.0.0.1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn appended_fields_follow_the_map_and_absent_ones_are_skipped() {
+        let (parts, ()) = http::Request::get("/")
+            .header("host", "app.test")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let real_ip = HeaderName::from_static("x-real-ip");
+        let server = HeaderName::from_static("x-forwarded-server");
+        let appended = [
+            (&real_ip, Some(HeaderValue::from_static("10.0.0.1"))),
+            (&server, None),
+        ];
+        let mut out = Vec::new();
+        encode_request_head(&parts, &appended, RequestFraming::Length(2), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET / HTTP/1.1\r\nhost: app.test\r\nx-real-ip: 10.0.0.1\r\ncontent-length: 2\r\n\r\n"
         );
     }
 
