@@ -315,3 +315,25 @@ async fn a_server_answering_while_the_client_uploads_gets_the_whole_upload() {
     echoed.extend_from_slice(&rest);
     assert_eq!(echoed, b"one two three");
 }
+
+#[tokio::test]
+async fn a_request_without_forwarded_headers_reaches_the_server_with_all_of_them() {
+    let backend = Backend::named("seen").await;
+    let services = build(json!({"services": {"svc": {"loadBalancer": {
+        "servers": [{"url": backend.url}]
+    }}}}));
+    assert_eq!(call(&services, "svc", get("/")).await.text(), "seen");
+    let seen = backend.requests().pop().expect("request");
+    let header = |name: &str| {
+        let values: Vec<_> = seen.headers.get_all(name).iter().collect();
+        assert_eq!(values.len(), 1, "{name} once");
+        values[0].to_str().expect("text").to_owned()
+    };
+    assert_eq!(header("host"), "example.com");
+    assert_eq!(header("x-forwarded-for"), "127.0.0.9");
+    assert_eq!(header("x-real-ip"), "127.0.0.9");
+    assert_eq!(header("x-forwarded-proto"), "http");
+    assert_eq!(header("x-forwarded-host"), "example.com");
+    assert_eq!(header("x-forwarded-port"), "80");
+    assert!(!header("x-forwarded-server").is_empty());
+}
