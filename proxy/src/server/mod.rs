@@ -161,7 +161,12 @@ impl Proxy {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, slot: usize) {
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A response's head and body go out in one buffer (one plain write) rather than as
+    // separate pieces of a `writev`: 4-6 % less CPU per proxied request of a small body,
+    // measured interleaved (docs/performance.md).
+    builder.http1().writev(false);
+    let builder = Arc::new(builder);
     loop {
         let (stream, client_addr) = match listener.accept().await {
             Ok(accepted) => accepted,
