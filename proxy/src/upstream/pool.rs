@@ -109,9 +109,14 @@ impl Hasher for PrehashedKey {
     }
 }
 
+/// A connection as the pool keeps and lends it: boxed, so that taking it, lending it to a
+/// request's future and putting it back move a pointer, and the per-request future that
+/// hyper boxes stays small.
+type Pooled = Box<Http1Connection>;
+
 #[derive(Debug)]
 struct IdleConnection {
-    connection: Http1Connection,
+    connection: Pooled,
     since: Instant,
 }
 
@@ -175,7 +180,7 @@ impl Http1Pool {
     }
 
     /// The most recently used live connection to `authority` (LIFO keeps a small set warm).
-    fn checkout(&self, target: &ServerTarget) -> Option<Http1Connection> {
+    fn checkout(&self, target: &ServerTarget) -> Option<Pooled> {
         let mut idle = self.lock();
         let server = idle.servers.get_mut(&target.pool_key())?;
         if server.authority != *target.authority() {
@@ -195,7 +200,7 @@ impl Http1Pool {
         None
     }
 
-    fn checkin(self: &Arc<Self>, key: u64, authority: Authority, connection: Http1Connection) {
+    fn checkin(self: &Arc<Self>, key: u64, authority: Authority, connection: Pooled) {
         if self.settings.max_idle_per_server == 0 {
             return;
         }
@@ -281,7 +286,7 @@ impl Http1Pool {
             .is_some_and(|limit| connection.since.elapsed() > limit)
     }
 
-    async fn connect(&self, target: &ServerTarget) -> Result<Http1Connection, Http1Error> {
+    async fn connect(&self, target: &ServerTarget) -> Result<Pooled, Http1Error> {
         let authority = target.authority();
         let host = authority
             .host()
@@ -298,14 +303,14 @@ impl Http1Pool {
         .map_err(Http1Error::Connect)?;
         // Small requests and responses must not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        Ok(Http1Connection::new(stream))
+        Ok(Box::new(Http1Connection::new(stream)))
     }
 
     /// Gives the connection back as soon as the response body has been read to its end.
     fn track(
         self: &Arc<Self>,
         target: &ServerTarget,
-        connection: Http1Connection,
+        connection: Pooled,
         response: super::wire::ResponseHead,
     ) -> Response<ReturnOnEnd> {
         let lease = Lease {
@@ -365,7 +370,7 @@ struct Lease {
     pool: Arc<Http1Pool>,
     key: u64,
     authority: Authority,
-    connection: Http1Connection,
+    connection: Pooled,
     /// What the response head allowed.
     keep_alive: bool,
 }
