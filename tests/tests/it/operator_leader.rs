@@ -4,10 +4,10 @@
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use mesh_tests::{BackendMode, BackendSpec, PodNetwork, apply_yaml};
+use mesh_tests::apply_yaml;
 use serde_json::json;
 
-use crate::operator_routing::{route_yaml, service_yaml};
+use crate::operator_routing::route_yaml;
 use crate::operator_support::{Mesh, PATIENCE, mesh_resource, wait_for_ready};
 
 async fn is_leader(mesh: &Mesh) -> Option<bool> {
@@ -51,15 +51,8 @@ async fn reporters(events: &Api<Event>, object: &str, reason: &str) -> anyhow::R
 #[tokio::test]
 async fn one_replica_writes_status_and_the_other_takes_over() -> anyhow::Result<()> {
     let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
-    let mut pod = PodNetwork::get()?.create_pod("ha-0")?;
-    pod.start_backend(&BackendSpec::new(
-        crate::backend_binary(),
-        "ha-0",
-        BackendMode::Http,
-        8080,
-    ))
-    .await?;
-    apply_yaml(&client, &service_yaml("whoami", pod.ip()), &ns).await?;
+    let _pod =
+        crate::operator_support::backend_behind_service(&client, &ns, "ha-0", "whoami").await?;
     let host = format!("ha.{ns}.test");
     apply_yaml(&client, &route_yaml("web", &host, "whoami", 80), &ns).await?;
 

@@ -9,12 +9,10 @@
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use mesh_tests::{
-    BackendMode, BackendSpec, ControlPlane, PodNetwork, apply_yaml, crd_dir, create_test_namespace,
-};
+use mesh_tests::{ControlPlane, apply_yaml, crd_dir, create_test_namespace};
 use serde_json::json;
 
-use crate::operator_routing::{route_yaml, service_yaml};
+use crate::operator_routing::route_yaml;
 use crate::operator_support::{
     Mesh, PATIENCE, mesh_resource, ready, wait_for_object, wait_for_ready,
 };
@@ -26,15 +24,8 @@ async fn serves_the_last_config_while_the_apiserver_is_stopped_then_resyncs() ->
     plane.install_crds(&crd_dir()).await?;
     let client = plane.admin_client().await?;
     let ns = create_test_namespace(&client).await?;
-    let mut pod = PodNetwork::get()?.create_pod("outage-0")?;
-    pod.start_backend(&BackendSpec::new(
-        crate::backend_binary(),
-        "outage-0",
-        BackendMode::Http,
-        8080,
-    ))
-    .await?;
-    apply_yaml(&client, &service_yaml("whoami", pod.ip()), &ns).await?;
+    let _pod =
+        crate::operator_support::backend_behind_service(&client, &ns, "outage-0", "whoami").await?;
     let before = format!("before.{ns}.test");
     apply_yaml(&client, &route_yaml("web", &before, "whoami", 80), &ns).await?;
 

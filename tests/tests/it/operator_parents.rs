@@ -3,9 +3,9 @@
 //! not exist says so on its status, and becomes Ready once the parent is created.
 
 use kube::api::{Api, DynamicObject};
-use mesh_tests::{BackendMode, BackendSpec, PodNetwork, apply_yaml};
+use mesh_tests::apply_yaml;
 
-use crate::operator_routing::{kubectl, service_yaml};
+use crate::operator_routing::kubectl;
 use crate::operator_support::{Mesh, mesh_resource, ready, wait_for_ready};
 
 /// A service-less IngressRoute on `web` matching Host(`host`), running the `team` middleware.
@@ -52,15 +52,9 @@ spec:
 #[tokio::test]
 async fn child_routes_serve_below_their_parent_and_wait_for_a_missing_one() -> anyhow::Result<()> {
     let (plane, client, namespace) = crate::admin_in_fresh_namespace().await?;
-    let mut pod = PodNetwork::get()?.create_pod("parents-0")?;
-    pod.start_backend(&BackendSpec::new(
-        crate::backend_binary(),
-        "parents-0",
-        BackendMode::Http,
-        8080,
-    ))
-    .await?;
-    apply_yaml(&client, &service_yaml("whoami", pod.ip()), &namespace).await?;
+    let _pod =
+        crate::operator_support::backend_behind_service(&client, &namespace, "parents-0", "whoami")
+            .await?;
     apply_yaml(&client, TEAM_MIDDLEWARE, &namespace).await?;
     let host = format!("site.{namespace}.test");
     apply_yaml(&client, &parent_yaml("site", &host), &namespace).await?;

@@ -2,7 +2,7 @@
 //! IngressRoute -> requests routed, and the IngressRoute reports Ready=True.
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use mesh_tests::{BackendMode, BackendSpec, PodNetwork, apply_yaml};
+use mesh_tests::apply_yaml;
 use serde_json::json;
 
 use crate::operator_support::{
@@ -68,15 +68,9 @@ pub async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Res
 #[tokio::test]
 async fn routes_requests_to_pod_backends_and_reports_ready() -> anyhow::Result<()> {
     let (plane, client, namespace) = crate::admin_in_fresh_namespace().await?;
-    let mut pod = PodNetwork::get()?.create_pod("whoami-0")?;
-    pod.start_backend(&BackendSpec::new(
-        crate::backend_binary(),
-        "whoami-0",
-        BackendMode::Http,
-        8080,
-    ))
-    .await?;
-    apply_yaml(&client, &service_yaml("whoami", pod.ip()), &namespace).await?;
+    let _pod =
+        crate::operator_support::backend_behind_service(&client, &namespace, "whoami-0", "whoami")
+            .await?;
     let host = format!("whoami.{namespace}.test");
     apply_yaml(
         &client,

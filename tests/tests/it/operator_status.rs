@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use mesh_tests::{BackendMode, BackendSpec, PodNetwork, apply_yaml};
+use mesh_tests::apply_yaml;
 use serde_json::json;
 
 use crate::operator_routing::{route_yaml, service_yaml};
@@ -89,15 +89,8 @@ fn self_signed(host: &str) -> anyhow::Result<(String, String)> {
 #[tokio::test]
 async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Result<()> {
     let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
-    let mut pod = PodNetwork::get()?.create_pod("status-0")?;
-    pod.start_backend(&BackendSpec::new(
-        crate::backend_binary(),
-        "status-0",
-        BackendMode::Http,
-        8080,
-    ))
-    .await?;
-    apply_yaml(&client, &service_yaml("whoami", pod.ip()), &ns).await?;
+    let pod =
+        crate::operator_support::backend_behind_service(&client, &ns, "status-0", "whoami").await?;
     let healthy_host = format!("healthy.{ns}.test");
     apply_yaml(
         &client,

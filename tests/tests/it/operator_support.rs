@@ -256,3 +256,24 @@ pub async fn wait_for_ready(
     )
     .await
 }
+
+/// A pod running the test backend (HTTP on port 8080, answering as `pod_name`) and a
+/// Service `service` in `namespace` whose endpoint is that pod, on port 80.
+pub async fn backend_behind_service(
+    client: &kube::Client,
+    namespace: &str,
+    pod_name: &str,
+    service: &str,
+) -> anyhow::Result<mesh_tests::Pod> {
+    let mut pod = mesh_tests::PodNetwork::get()?.create_pod(pod_name)?;
+    let spec = mesh_tests::BackendSpec::new(
+        crate::backend_binary(),
+        pod_name,
+        mesh_tests::BackendMode::Http,
+        8080,
+    );
+    pod.start_backend(&spec).await?;
+    let yaml = crate::operator_routing::service_yaml(service, pod.ip());
+    mesh_tests::apply_yaml(client, &yaml, namespace).await?;
+    Ok(pod)
+}

@@ -3,26 +3,18 @@
 //! reports Ready=True.
 
 use kube::api::{Api, DynamicObject};
-use mesh_tests::{BackendMode, BackendSpec, PodNetwork, apply_yaml};
+use mesh_tests::{PodNetwork, apply_yaml};
 
-use crate::operator_routing::service_yaml;
 use crate::operator_support::{Mesh, condition, mesh_resource, wait_for_ready};
 
 #[tokio::test]
 async fn highest_random_weight_routes_each_client_to_one_backend() -> anyhow::Result<()> {
     let (plane, client, namespace) = crate::admin_in_fresh_namespace().await?;
-    let network = PodNetwork::get()?;
+    let _network = PodNetwork::get()?;
     let mut pods = Vec::new();
     for name in ["hrw-0", "hrw-1"] {
-        let mut pod = network.create_pod(name)?;
-        pod.start_backend(&BackendSpec::new(
-            crate::backend_binary(),
-            name,
-            BackendMode::Http,
-            8080,
-        ))
-        .await?;
-        apply_yaml(&client, &service_yaml(name, pod.ip()), &namespace).await?;
+        let pod = crate::operator_support::backend_behind_service(&client, &namespace, name, name)
+            .await?;
         pods.push(pod);
     }
     let host = format!("hrw.{namespace}.test");
