@@ -337,3 +337,37 @@ async fn a_request_without_forwarded_headers_reaches_the_server_with_all_of_them
     assert_eq!(header("x-forwarded-port"), "80");
     assert!(!header("x-forwarded-server").is_empty());
 }
+
+#[tokio::test]
+async fn a_request_body_that_fails_mid_upload_is_a_502_and_the_connection_is_not_reused() {
+    let (addr, accepted) = raw_backend(|_, mut stream| async move {
+        read_head(&mut stream).await;
+        // Reads whatever comes, answering only once the client side has given up.
+        let mut sink = [0u8; 1024];
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    let services = service_for(addr);
+    let pieces = [
+        Ok(http_body::Frame::data(Bytes::from_static(b"partial"))),
+        Err(mesh_proxy::body::BoxError::from("client went away")),
+    ];
+    let post = Request::post("/upload")
+        .header(http::header::HOST, "example.com")
+        .body(body::boxed(StreamBody::new(futures::stream::iter(pieces))))
+        .expect("request");
+    let answer = call(&services, "svc", post).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    // A half-sent body leaves the connection mid-message: the next request opens another.
+    let post = Request::post("/upload")
+        .header(http::header::HOST, "example.com")
+        .body(body::boxed(StreamBody::new(futures::stream::iter([
+            Err::<http_body::Frame<Bytes>, _>(mesh_proxy::body::BoxError::from("again")),
+        ]))))
+        .expect("request");
+    assert_eq!(
+        call(&services, "svc", post).await.status,
+        StatusCode::BAD_GATEWAY
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
