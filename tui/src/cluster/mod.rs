@@ -1,0 +1,2 @@
+//! The apiserver side: connecting with kubectl's flags, listing Mesh resources and
+//! Ingresses, Events, access reviews.

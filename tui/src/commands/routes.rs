@@ -1,0 +1,8 @@
+//! `kubectl mesh routes`.
+
+use crate::cli::{RoutesArgs, GlobalArgs};
+use crate::error::{CliError, CliResult};
+
+pub async fn run(_global: &GlobalArgs, _args: &RoutesArgs) -> CliResult {
+    Err(CliError::usage("`kubectl mesh routes` is being built"))
+}

@@ -1,0 +1,8 @@
+//! `kubectl mesh status`.
+
+use crate::cli::{StatusArgs, GlobalArgs};
+use crate::error::{CliError, CliResult};
+
+pub async fn run(_global: &GlobalArgs, _args: &StatusArgs) -> CliResult {
+    Err(CliError::usage("`kubectl mesh status` is being built"))
+}

@@ -1,0 +1,9 @@
+//! `kubectl mesh version`: the plugin's and the controllers' versions.
+
+use crate::cli::GlobalArgs;
+use crate::error::CliResult;
+
+pub async fn run(_global: &GlobalArgs) -> CliResult {
+    println!("kubectl-mesh {}", env!("CARGO_PKG_VERSION"));
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! kubectl-style output: aligned tables (with `--no-headers`), JSON and YAML.
