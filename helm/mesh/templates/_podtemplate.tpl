@@ -2,7 +2,7 @@
 {{- define "mesh.podTemplate" -}}
 {{- if le (int .Values.deployment.terminationGracePeriodSeconds) (int .Values.deployment.shutdownDelaySeconds) }}
 {{- fail (printf "deployment.terminationGracePeriodSeconds (%v) must be greater than deployment.shutdownDelaySeconds (%v): the pod would be killed before requests in flight end" .Values.deployment.terminationGracePeriodSeconds .Values.deployment.shutdownDelaySeconds) }}
-{{- end }}
+{{- end -}}
 metadata:
   labels:
     {{- include "mesh.selectorLabels" . | nindent 4 }}
