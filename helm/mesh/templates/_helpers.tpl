@@ -31,6 +31,9 @@ helm.sh/chart: {{ include "mesh.chart" . }}
 {{ include "mesh.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "mesh.serviceAccountName" -}}
@@ -41,8 +44,67 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* registry/repository:tag, or @digest when a digest is given. */}}
 {{- define "mesh.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repository := .Values.image.repository }}
+{{- with .Values.image.registry }}
+{{- $repository = printf "%s/%s" . $repository }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* More than one pod may run: spread them and keep a PDB meaningful. */}}
+{{- define "mesh.multipleReplicas" -}}
+{{- if or (eq .Values.deployment.kind "DaemonSet") .Values.autoscaling.enabled (gt (int .Values.deployment.replicas) 1) }}true{{- end }}
+{{- end }}
+
+{{/* Rules on namespaced resources: cluster-wide in a ClusterRole, or one Role per watched
+     namespace when providers.namespaces is set. */}}
+{{- define "mesh.namespacedRules" -}}
+# The world routes are built from (ConfigMaps: CA bundles of ServersTransports).
+- apiGroups: [""]
+  resources: ["services", "secrets", "configmaps"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "list", "watch"]
+# Mesh's kinds, and Traefik's for migration (--api-groups).
+- apiGroups: ["mesh.io", "traefik.io", "traefik.containo.us"]
+  resources:
+    {{- include "mesh.crdKinds" . | nindent 4 }}
+  verbs: ["get", "list", "watch"]
+# Status written by the Lease holder.
+- apiGroups: ["mesh.io", "traefik.io", "traefik.containo.us"]
+  resources:
+    {{- include "mesh.crdKindStatuses" . | nindent 4 }}
+  verbs: ["patch", "update"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses/status"]
+  verbs: ["patch", "update"]
+# Events next to the conditions (both APIs: kube-rs recorders use events.k8s.io).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Cluster-scoped objects the operator reads in every mode. */}}
+{{- define "mesh.clusterRules" -}}
+- apiGroups: [""]
+  resources: ["nodes"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingressclasses"]
+  verbs: ["get", "list", "watch"]
 {{- end }}
 
 {{/* The ten kinds as RBAC resource names (the same in mesh.io, traefik.io, traefik.containo.us). */}}

@@ -6,6 +6,8 @@
 mod backend;
 mod control_plane;
 mod crds;
+mod helm;
+mod helm_install;
 mod http_client;
 mod kinds;
 mod kubectl;
