@@ -55,7 +55,8 @@ impl Resource {
 
     /// The Ready condition's reason, or `Pending` without one.
     pub fn reason(&self) -> &str {
-        self.condition("Ready").map_or("Pending", |c| c.reason.as_str())
+        self.condition("Ready")
+            .map_or("Pending", |c| c.reason.as_str())
     }
 
     /// The Ready condition's message, or why there is none.
@@ -75,7 +76,11 @@ impl Resource {
         match self.ready() {
             "False" => Severity::Error,
             "True" if self.stale() => Severity::Pending,
-            "True" if self.condition("Degraded").is_some_and(|c| c.status == "True") => {
+            "True"
+                if self
+                    .condition("Degraded")
+                    .is_some_and(|c| c.status == "True") =>
+            {
                 Severity::Warning
             }
             "True" => Severity::Ok,
@@ -322,7 +327,10 @@ mod tests {
                     condition("Degraded", "True", "NoEndpoints"),
                 ],
             ),
-            resource("broken", vec![condition("Ready", "False", "BackendNotFound")]),
+            resource(
+                "broken",
+                vec![condition("Ready", "False", "BackendNotFound")],
+            ),
         ];
         sort_problems_first(&mut all);
         let names: Vec<_> = all.iter().map(|r| r.name.as_str()).collect();

@@ -268,9 +268,7 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
             .await?
             .items
             .into_iter()
-            .filter(|e| {
-                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("svc-missing")
-            })
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("svc-missing"))
             .collect();
         if !about.is_empty() || tokio::time::Instant::now() >= deadline {
             break about;

@@ -1,6 +1,6 @@
 //! `kubectl mesh routes`.
 
-use crate::cli::{RoutesArgs, GlobalArgs};
+use crate::cli::{GlobalArgs, RoutesArgs};
 use crate::error::{CliError, CliResult};
 
 pub async fn run(_global: &GlobalArgs, _args: &RoutesArgs) -> CliResult {

@@ -1,6 +1,6 @@
 //! `kubectl mesh status`.
 
-use crate::cli::{StatusArgs, GlobalArgs};
+use crate::cli::{GlobalArgs, StatusArgs};
 use crate::error::{CliError, CliResult};
 
 pub async fn run(_global: &GlobalArgs, _args: &StatusArgs) -> CliResult {
