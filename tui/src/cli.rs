@@ -143,7 +143,12 @@ pub struct DescribeArgs {
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// A manifest file or a folder of them (repeatable).
-    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR", required = true)]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR",
+        required = true
+    )]
     pub paths: Vec<PathBuf>,
 }
 
@@ -152,6 +157,9 @@ pub struct CheckArgs {
     /// Only the checks that make sense before installing Mesh.
     #[arg(long)]
     pub pre: bool,
+    /// The controller's ServiceAccount (in --controller-namespace) whose RBAC is checked.
+    #[arg(long, default_value = "mesh", value_name = "NAME")]
+    pub service_account: String,
 }
 
 #[derive(Debug, Args)]
@@ -205,7 +213,10 @@ mod tests {
             parse_interval("500ms").unwrap(),
             std::time::Duration::from_millis(500)
         );
-        assert_eq!(parse_interval("2").unwrap(), std::time::Duration::from_secs(2));
+        assert_eq!(
+            parse_interval("2").unwrap(),
+            std::time::Duration::from_secs(2)
+        );
         assert!(parse_interval("fast").is_err());
         assert!(parse_interval("0ms").is_err());
     }
