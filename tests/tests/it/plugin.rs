@@ -65,28 +65,33 @@ async fn plugin(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<Run> {
 /// A table as rows of cells (cells are at least three spaces apart), checking on the way
 /// that every cell starts under its header.
 fn cells(table: &str) -> Vec<Vec<String>> {
+    // (start, text) of each cell, searching on from the end of the previous one.
+    fn split(line: &str) -> Vec<(usize, String)> {
+        let mut found = Vec::new();
+        let mut from = 0;
+        for cell in line.split("   ").map(str::trim).filter(|c| !c.is_empty()) {
+            let at = from + line[from..].find(cell).unwrap_or(0);
+            from = at + cell.len();
+            found.push((at, cell.to_string()));
+        }
+        found
+    }
     let mut lines = table.lines();
-    let header = lines.next().unwrap_or_default();
-    let starts: Vec<usize> = header
-        .split_whitespace()
-        .map(|name| header.find(name).unwrap_or(0))
-        .collect();
-    std::iter::once(header)
+    let header = split(lines.next().unwrap_or_default());
+    std::iter::once(table.lines().next().unwrap_or_default())
         .chain(lines)
         .map(|line| {
-            let row: Vec<String> = line
-                .split("   ")
-                .map(str::trim)
-                .filter(|cell| !cell.is_empty())
-                .map(String::from)
-                .collect();
-            for (index, cell) in row.iter().enumerate() {
-                let at = line.find(cell.as_str()).unwrap_or(usize::MAX);
-                assert!(
-                    starts.get(index) == Some(&at),
+            let mut row = Vec::new();
+            for (index, (at, cell)) in split(line).into_iter().enumerate() {
+                assert_eq!(
+                    header.get(index).map(|h| h.0),
+                    Some(at),
                     "cell {cell:?} is not under its header in:\n{table}"
                 );
+                row.push(cell);
             }
+            // An empty last cell (a message-less row) prints nothing.
+            row.resize(header.len(), String::new());
             row
         })
         .collect()
