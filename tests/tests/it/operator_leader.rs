@@ -48,6 +48,27 @@ async fn reporters(events: &Api<Event>, object: &str, reason: &str) -> anyhow::R
         .collect())
 }
 
+/// Waits (with a deadline) until some replica reported `reason` about `object`, then says who:
+/// the Event is written after the status, so reading once right after the flip can miss it.
+async fn wait_for_reporters(
+    events: &Api<Event>,
+    object: &str,
+    reason: &str,
+) -> anyhow::Result<Vec<String>> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let found = reporters(events, object, reason).await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no {reason} Event about {object}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn one_replica_writes_status_and_the_other_takes_over() -> anyhow::Result<()> {
     let (plane, client, ns) = crate::admin_in_fresh_namespace().await?;
@@ -89,7 +110,7 @@ async fn one_replica_writes_status_and_the_other_takes_over() -> anyhow::Result<
     wait_for_ready(&routes, "web", &leader, "False", "BackendNotFound").await?;
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
     assert_eq!(
-        reporters(&events, "web", "BackendNotFound").await?,
+        wait_for_reporters(&events, "web", "BackendNotFound").await?,
         [leader_id]
     );
 
@@ -120,7 +141,7 @@ async fn one_replica_writes_status_and_the_other_takes_over() -> anyhow::Result<
         .await?;
     wait_for_ready(&routes, "web", &follower, "False", "PortNotFound").await?;
     assert_eq!(
-        reporters(&events, "web", "PortNotFound").await?,
+        wait_for_reporters(&events, "web", "PortNotFound").await?,
         [follower_id]
     );
     Ok(())

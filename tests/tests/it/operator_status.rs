@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::operator_routing::{route_yaml, service_yaml};
 use crate::operator_support::{
-    Mesh, condition, mesh_resource, ready, wait_for_object, wait_for_ready,
+    Mesh, PATIENCE, condition, mesh_resource, ready, wait_for_object, wait_for_ready,
 };
 
 /// Waits for Ready=`status` with `reason` and a message containing every `needles`.
@@ -259,13 +259,24 @@ async fn each_failure_gets_its_reason_and_recovers_when_fixed() -> anyhow::Resul
     assert_eq!(mesh.get(&healthy_host, "/").await?.status, 200);
 
     // Transitions to False are announced as Warning Events, once.
+    // The Event follows the status write: wait for it rather than reading once.
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
-    let announced = events.list(&ListParams::default()).await?;
-    let about_missing: Vec<&Event> = announced
-        .items
-        .iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("svc-missing"))
-        .collect();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let about_missing: Vec<Event> = loop {
+        let about: Vec<Event> = events
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("svc-missing")
+            })
+            .collect();
+        if !about.is_empty() || tokio::time::Instant::now() >= deadline {
+            break about;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(about_missing.len(), 1, "{about_missing:#?}");
     assert_eq!(about_missing[0].reason.as_deref(), Some("BackendNotFound"));
     assert_eq!(about_missing[0].type_.as_deref(), Some("Warning"));
