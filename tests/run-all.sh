@@ -8,12 +8,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 tests/harness/build-control-plane.sh >/dev/null
 
-# Build every test binary, and with them the `mesh` binary the end-to-end tests run as a
-# separate process. Pointing the tests at it (MESH_BIN) spares them a nested `cargo build`,
-# whose different feature set would compile the dependencies a second time.
+# Build every test binary, and with them the `mesh` and `kubectl-mesh` binaries the
+# end-to-end tests run as separate processes. Pointing the tests at them (MESH_BIN,
+# KUBECTL_MESH_BIN) spares them a nested `cargo build`, whose different feature set would
+# compile the dependencies a second time.
 cargo test --workspace --no-run "$@"
 profile=debug
 for arg in "$@"; do [[ "$arg" == --release ]] && profile=release; done
 export MESH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/$profile/mesh"
+export KUBECTL_MESH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/$profile/kubectl-mesh"
 
 cargo test --workspace --no-fail-fast "$@"

@@ -157,6 +157,9 @@ pub struct CheckArgs {
     /// Only the checks that make sense before installing Mesh.
     #[arg(long)]
     pub pre: bool,
+    /// The controller's ServiceAccount (in --controller-namespace) whose RBAC is checked.
+    #[arg(long, default_value = "mesh", value_name = "NAME")]
+    pub service_account: String,
 }
 
 #[derive(Debug, Args)]

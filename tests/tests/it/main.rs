@@ -19,6 +19,7 @@ mod operator_routing;
 mod operator_status;
 mod operator_support;
 mod operator_traefik_service;
+mod plugin;
 mod pod_network;
 mod rbac;
 mod status;

@@ -27,27 +27,32 @@ const POLL: Duration = Duration::from_millis(100);
 pub fn mesh_binary() -> anyhow::Result<PathBuf> {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BINARY
-        .get_or_init(|| locate_or_build().map_err(|error| format!("{error:#}")))
+        .get_or_init(|| {
+            locate_or_build("MESH_BIN", "mesh-operator", "mesh")
+                .map_err(|error| format!("{error:#}"))
+        })
         .clone()
         .map_err(|message| anyhow::anyhow!(message))
 }
 
-fn locate_or_build() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("MESH_BIN") {
+/// Binary `bin` of workspace package `package`: the path in `$env_var`, else built with
+/// Cargo (a no-op when up to date) into this workspace's target directory.
+pub fn locate_or_build(env_var: &str, package: &str, bin: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
         return Ok(PathBuf::from(path));
     }
-    // target/<profile>/deps/<test binary> -> target/<profile>/mesh
+    // target/<profile>/deps/<test binary> -> target/<profile>/<bin>
     let exe = std::env::current_exe()?;
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or_else(|| anyhow::anyhow!("unexpected test binary location {}", exe.display()))?;
-    let binary = profile_dir.join("mesh");
+    let binary = profile_dir.join(bin);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
         .current_dir(workspace_root())
-        .args(["build", "-p", "mesh-operator", "--bin", "mesh"]);
+        .args(["build", "-p", package, "--bin", bin]);
     if profile_dir
         .file_name()
         .is_some_and(|name| name == "release")
@@ -57,11 +62,11 @@ fn locate_or_build() -> anyhow::Result<PathBuf> {
     let output = build.output()?;
     if !output.status.success() && !binary.is_file() {
         anyhow::bail!(
-            "building mesh failed:\n{}",
+            "building {bin} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    anyhow::ensure!(binary.is_file(), "no mesh binary at {}", binary.display());
+    anyhow::ensure!(binary.is_file(), "no {bin} binary at {}", binary.display());
     Ok(binary)
 }
 
