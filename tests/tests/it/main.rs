@@ -6,6 +6,7 @@
 mod backend;
 mod control_plane;
 mod crds;
+mod dev_cluster;
 mod http_client;
 mod kinds;
 mod kubectl;
