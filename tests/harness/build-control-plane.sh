@@ -19,6 +19,17 @@ control_plane_cached() { [[ -x "$bin/kube-apiserver" && -x "$bin/etcd" ]]; }
 # helm stamps its version into the binary, so the check also catches a version bump.
 helm_cached() { [[ -x "$bin/helm" && "$("$bin/helm" version --template '{{.Version}}' 2>/dev/null)" == "$HELM_VERSION" ]]; }
 
+# `--check`: build nothing; print the cache directory if kube-apiserver and etcd are built
+# (mesh-dev-cluster needs no helm), else fail with exit code 3.
+if [[ "${1:-}" == "--check" ]]; then
+  if control_plane_cached; then
+    echo "$out"
+    exit 0
+  fi
+  echo "kube-apiserver and etcd are not built in $bin" >&2
+  exit 3
+fi
+
 if control_plane_cached && helm_cached; then
   echo "control plane and helm cached in $out" >&2
   echo "$out"

@@ -1,6 +1,6 @@
 //! Applying manifests of any kind (multi-document YAML) with server-side apply.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::discovery::{self, Scope};
@@ -27,6 +27,21 @@ pub(crate) fn parse_documents<T: DeserializeOwned>(text: &str, origin: &str) -> 
     Ok(documents)
 }
 
+/// The `*.yaml` and `*.yml` files directly in `dir`, sorted by name.
+pub fn yaml_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            matches!(
+                path.extension().and_then(|ext| ext.to_str()),
+                Some("yaml" | "yml")
+            )
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 pub(crate) fn read_documents<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let text = std::fs::read_to_string(path)
         .map_err(HarnessError::io(format!("reading {}", path.display())))?;
@@ -43,7 +58,7 @@ pub async fn apply_yaml(
 ) -> Result<Vec<DynamicObject>> {
     let mut applied = Vec::new();
     for object in parse_documents::<DynamicObject>(text, "manifest")? {
-        applied.push(apply_object(client, object, default_namespace).await?);
+        applied.push(apply_object(client, object, default_namespace, false).await?);
     }
     Ok(applied)
 }
@@ -64,10 +79,68 @@ pub async fn apply_yaml_file(
         })
 }
 
+/// One object of a manifest and what the apiserver made of it.
+#[derive(Debug)]
+pub struct ApplyOutcome {
+    /// `Kind namespace/name` (`Kind name` when cluster-scoped or nameless).
+    pub object: String,
+    pub result: Result<DynamicObject>,
+}
+
+impl ApplyOutcome {
+    /// Why the object was not applied: the apiserver's own message when it refused it.
+    pub fn refusal(&self) -> Option<String> {
+        match &self.result {
+            Ok(_) => None,
+            Err(HarnessError::Kube {
+                source: kube::Error::Api(status),
+                ..
+            }) => Some(status.message.clone()),
+            Err(error) => Some(error.with_causes()),
+        }
+    }
+}
+
+/// Server-side applies every object of `file` on its own, creating the namespaces they
+/// need, and reports each outcome: one refused object does not stop the others. Only a file
+/// that cannot be read or parsed is an error.
+pub async fn apply_each_in_file(
+    client: &kube::Client,
+    file: &Path,
+    default_namespace: &str,
+) -> Result<Vec<ApplyOutcome>> {
+    let mut outcomes = Vec::new();
+    for object in read_documents::<DynamicObject>(file)? {
+        let kind = object
+            .types
+            .as_ref()
+            .map_or_else(|| "<no kind>".to_string(), |types| types.kind.clone());
+        let name = object.metadata.name.as_deref().unwrap_or("<no name>");
+        let label = match object.metadata.namespace.as_deref() {
+            Some(namespace) => format!("{kind} {namespace}/{name}"),
+            None => format!("{kind} {name}"),
+        };
+        let result = apply_object(client, object, default_namespace, true).await;
+        let label = match &result {
+            Ok(applied) => match (&applied.metadata.namespace, &applied.metadata.name) {
+                (Some(namespace), Some(name)) => format!("{kind} {namespace}/{name}"),
+                _ => label,
+            },
+            Err(_) => label,
+        };
+        outcomes.push(ApplyOutcome {
+            object: label,
+            result,
+        });
+    }
+    Ok(outcomes)
+}
+
 async fn apply_object(
     client: &kube::Client,
     mut object: DynamicObject,
     default_namespace: &str,
+    create_namespace: bool,
 ) -> Result<DynamicObject> {
     let types = object
         .types
@@ -103,6 +176,9 @@ async fn apply_object(
                 .namespace
                 .get_or_insert_with(|| default_namespace.to_string())
                 .clone();
+            if create_namespace {
+                crate::namespace::ensure_namespace(client, &namespace).await?;
+            }
             Api::namespaced_with(client.clone(), &namespace, &resource)
         }
         Scope::Cluster => Api::all_with(client.clone(), &resource),

@@ -14,7 +14,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// The path of the `mesh-test-backend` binary.
 ///
 /// `$MESH_TEST_BACKEND` wins; otherwise it is looked up next to the running test binary
-/// (`target/<profile>/`), where Cargo puts it when `mesh-tests` is built. Integration tests
+/// or binary (`target/<profile>/`), where Cargo puts it when `mesh-tests` is built. Integration tests
 /// of this crate can use `env!("CARGO_BIN_EXE_mesh-test-backend")` instead.
 pub fn backend_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("MESH_TEST_BACKEND") {
@@ -22,12 +22,14 @@ pub fn backend_binary() -> Result<PathBuf> {
     }
     let exe =
         std::env::current_exe().map_err(HarnessError::io("locating the running test binary"))?;
-    // target/<profile>/deps/<test> -> target/<profile>/mesh-test-backend
-    let candidate = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|profile_dir| profile_dir.join("mesh-test-backend"))
-        .filter(|path| path.is_file());
+    // A binary of this crate sits next to it: target/<profile>/<bin>; a test binary one
+    // level down: target/<profile>/deps/<test>.
+    let own_dir = exe.parent();
+    let candidate = [own_dir, own_dir.and_then(Path::parent)]
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join("mesh-test-backend"))
+        .find(|path| path.is_file());
     candidate.ok_or_else(|| HarnessError::MissingTool {
         tool: "mesh-test-backend".into(),
         hint: "build it with `cargo build -p mesh-tests --bin mesh-test-backend` or set MESH_TEST_BACKEND".into(),

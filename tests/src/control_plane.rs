@@ -49,7 +49,25 @@ pub struct ControlPlane {
     admin_kubeconfig: PathBuf,
     operator_kubeconfig: PathBuf,
     binaries: Binaries,
-    dir: tempfile::TempDir,
+    etcd_url: String,
+    dir: RunDir,
+}
+
+/// The control plane's files: a temporary directory removed on drop, or one the caller
+/// chose, which is kept.
+#[derive(Debug)]
+enum RunDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl RunDir {
+    fn path(&self) -> &Path {
+        match self {
+            RunDir::Temporary(dir) => dir.path(),
+            RunDir::Kept(path) => path,
+        }
+    }
 }
 
 /// The Cargo workspace root (the parent of the `tests` crate).
@@ -80,7 +98,7 @@ impl ControlPlane {
                     .await
                     .map_err(|error| format!("{error:#}"))?;
                 let pids = [plane.apiserver.pid(), plane.etcd.pid()];
-                let dir = plane.dir.path().to_path_buf();
+                let dir = plane.data_dir().to_path_buf();
                 at_exit(move || {
                     for pid in pids {
                         // SAFETY: plain kill(2) on pids we started and never reaped.
@@ -105,12 +123,23 @@ impl ControlPlane {
 
     /// Starts a private control plane with extra options (no CRDs installed).
     pub async fn start_with(options: ControlPlaneOptions) -> Result<Self> {
+        Self::start_custom(Binaries::get()?, None, options).await
+    }
+
+    /// Starts a private control plane from `binaries` (no CRDs installed). Its files go to
+    /// `data_dir` (created if missing, kept after drop) or, if `None`, to a temporary
+    /// directory removed on drop.
+    pub async fn start_custom(
+        binaries: Binaries,
+        data_dir: Option<&Path>,
+        options: ControlPlaneOptions,
+    ) -> Result<Self> {
         // Free ports are only reserved until we release them for etcd and the apiserver;
         // another process may grab one in between. That, and only that, is worth a retry.
         let mut attempts_left = 3;
         loop {
             attempts_left -= 1;
-            match Self::start_once(&options).await {
+            match Self::start_once(&binaries, data_dir, &options).await {
                 Err(HarnessError::StartUp { log_tail, .. })
                     if attempts_left > 0 && log_tail.contains("address already in use") =>
                 {
@@ -121,13 +150,30 @@ impl ControlPlane {
         }
     }
 
-    async fn start_once(options: &ControlPlaneOptions) -> Result<Self> {
-        let binaries = Binaries::get()?;
-        remove_dirs_of_dead_runs(&std::env::temp_dir());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
-            .tempdir()
-            .map_err(HarnessError::io("creating the control plane directory"))?;
+    async fn start_once(
+        binaries: &Binaries,
+        data_dir: Option<&Path>,
+        options: &ControlPlaneOptions,
+    ) -> Result<Self> {
+        let binaries = binaries.clone();
+        let dir = match data_dir {
+            Some(path) => {
+                std::fs::create_dir_all(path).map_err(HarnessError::io(format!(
+                    "creating the control plane directory {}",
+                    path.display()
+                )))?;
+                RunDir::Kept(path.to_path_buf())
+            }
+            None => {
+                remove_dirs_of_dead_runs(&std::env::temp_dir());
+                RunDir::Temporary(
+                    tempfile::Builder::new()
+                        .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
+                        .tempdir()
+                        .map_err(HarnessError::io("creating the control plane directory"))?,
+                )
+            }
+        };
         let root = dir.path();
         let ports = free_loopback_ports(3)?;
         let (etcd_client_port, etcd_peer_port, apiserver_port) = (ports[0], ports[1], ports[2]);
@@ -198,8 +244,26 @@ impl ControlPlane {
             admin_kubeconfig,
             operator_kubeconfig,
             binaries,
+            etcd_url,
             dir,
         })
+    }
+
+    /// etcd's client URL, `http://127.0.0.1:PORT`.
+    pub fn etcd_url(&self) -> &str {
+        &self.etcd_url
+    }
+
+    /// The directory of certificates, etcd data, logs and kubeconfigs.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the apiserver, then etcd, each with SIGTERM and up to `grace` to exit before
+    /// SIGKILL; then removes the directory unless the caller chose it.
+    pub fn shut_down(mut self, grace: Duration) {
+        self.apiserver.terminate(grace);
+        self.etcd.terminate(grace);
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -401,28 +465,10 @@ async fn wait_until_ready(apiserver: &mut ManagedProcess, client: &kube::Client)
 }
 
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Err(HarnessError::NoCrds(dir.into()));
-        }
-        Err(error) => {
-            return Err(HarnessError::io(format!("reading {}", dir.display()))(
-                error,
-            ));
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| {
-            matches!(
-                path.extension().and_then(|ext| ext.to_str()),
-                Some("yaml" | "yml")
-            )
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+    apply::yaml_files_in(dir).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => HarnessError::NoCrds(dir.into()),
+        _ => HarnessError::io(format!("reading {}", dir.display()))(error),
+    })
 }
 
 fn remove_dirs_of_dead_runs(temp_dir: &Path) {

@@ -8,6 +8,9 @@ pub enum HarnessError {
     #[error("building the control plane binaries with {script} failed: {detail}")]
     Build { script: PathBuf, detail: String },
 
+    #[error("kube-apiserver and etcd are not built yet ({detail}): run `{}` once (it builds them from source with Go)", script.display())]
+    NotBuilt { script: PathBuf, detail: String },
+
     #[error("{context}")]
     Io {
         context: String,
@@ -79,6 +82,17 @@ pub enum HarnessError {
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
 
 impl HarnessError {
+    /// The message followed by each underlying cause (`a: b: c`), for users to read.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(inner) = cause {
+            text = format!("{text}: {inner}");
+            cause = inner.source();
+        }
+        text
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| Self::Io { context, source }

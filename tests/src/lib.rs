@@ -22,7 +22,7 @@ mod pki;
 mod pod_network;
 mod process;
 
-pub use apply::{apply_yaml, apply_yaml_file};
+pub use apply::{ApplyOutcome, apply_each_in_file, apply_yaml, apply_yaml_file, yaml_files_in};
 pub use backend::{BackendMode, BackendSpec, RunningBackend, backend_binary};
 pub use binaries::{Binaries, build_script_path};
 pub use control_plane::{

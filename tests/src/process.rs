@@ -10,6 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 use crate::error::{HarnessError, Result};
 
@@ -66,6 +67,27 @@ impl ManagedProcess {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Asks the process to stop (SIGTERM), waits up to `grace` for it to exit, then kills it.
+    /// Returns its exit status (`None` if it had to be killed).
+    pub fn terminate(&mut self, grace: Duration) -> Option<ExitStatus> {
+        if let Some(status) = self.exit_status() {
+            return Some(status);
+        }
+        // SAFETY: plain kill(2) on our own, not yet reaped child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        None
     }
 
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
@@ -214,6 +236,39 @@ mod tests {
             error.to_string(),
             "`mesh-no-such-tool` is not installed or not on PATH (apt-get install nothing)"
         );
+    }
+
+    #[test]
+    fn terminate_lets_a_process_exit_on_sigterm() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new("sh");
+        // exec: SIGTERM reaches sleep itself, which dies of it at once.
+        command.args(["-c", "exec sleep 600"]);
+        let mut process =
+            ManagedProcess::start("sleeper", command, &dir.path().join("log")).expect("start");
+        let status = process.terminate(Duration::from_secs(30));
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGTERM));
+    }
+
+    #[test]
+    fn terminate_kills_a_process_that_ignores_sigterm() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "trap '' TERM; echo ready; while :; do sleep 0.1; done",
+        ]);
+        let mut process =
+            ManagedProcess::start("stubborn", command, &dir.path().join("log")).expect("start");
+        // SIGTERM before the trap is set would simply kill the shell.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while process.log_tail(1) != "ready" {
+            assert!(Instant::now() < deadline, "the shell never set its trap");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(process.terminate(Duration::from_millis(300)), None);
+        assert!(process.exit_status().is_some(), "killed and reaped");
     }
 
     #[test]

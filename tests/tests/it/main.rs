@@ -6,6 +6,7 @@
 mod backend;
 mod control_plane;
 mod crds;
+mod dev_cluster;
 mod helm;
 mod helm_install;
 mod http_client;
