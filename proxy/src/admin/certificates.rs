@@ -76,7 +76,10 @@ pub fn certificates(generation: &Generation) -> Vec<CertificateView> {
         let (facts, error) = match leaf.as_deref().map(inspect) {
             Some(Ok(facts)) => (Some(facts), None),
             Some(Err(error)) => (None, Some(error)),
-            None => (None, Some("the generated certificate has no leaf".to_owned())),
+            None => (
+                None,
+                Some("the generated certificate has no leaf".to_owned()),
+            ),
         };
         entries.push(Entry {
             view: CertificateView {

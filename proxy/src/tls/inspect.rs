@@ -110,6 +110,9 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         let error = inspect(b"not a certificate").unwrap_err();
-        assert!(error.starts_with("not a valid X.509 certificate"), "{error}");
+        assert!(
+            error.starts_with("not a valid X.509 certificate"),
+            "{error}"
+        );
     }
 }
