@@ -17,6 +17,7 @@ mod operator_routing;
 mod operator_status;
 mod operator_support;
 mod operator_traefik_service;
+mod plugin_admin;
 mod pod_network;
 mod rbac;
 mod status;
