@@ -8,6 +8,7 @@
 //! - `watch`: cluster watchers feeding the world; `manifests`: a folder feeding it.
 //! - `pipeline`: change -> translate -> proxy -> statuses.
 //! - `dataplane`: the proxy behind the pipeline's `DataPlane` trait.
+//! - `lint`: a manifests folder -> findings, offline (`kubectl mesh lint`).
 //! - `status`: the proxy's verdict, status diffs, the `/api/status` board, the writer.
 //! - `leader`: Lease-based leader election (only the holder writes status).
 //! - `cli`, `connect`, `app`: the `mesh run` command line and its wiring.
@@ -18,6 +19,7 @@ pub mod connect;
 pub mod dataplane;
 pub mod heap;
 pub mod leader;
+pub mod lint;
 pub mod manifests;
 pub mod options;
 pub mod pipeline;

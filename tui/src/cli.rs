@@ -150,6 +150,15 @@ pub struct LintArgs {
         required = true
     )]
     pub paths: Vec<PathBuf>,
+    /// As `mesh run --allow-cross-namespace`: references to other namespaces are allowed.
+    #[arg(long)]
+    pub allow_cross_namespace: bool,
+    /// As `mesh run --allow-external-name-services`: ExternalName Services may be backends.
+    #[arg(long)]
+    pub allow_external_name_services: bool,
+    /// As `mesh run --allow-empty-services`: a Service without endpoints keeps its route.
+    #[arg(long)]
+    pub allow_empty_services: bool,
 }
 
 #[derive(Debug, Args)]

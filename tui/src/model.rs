@@ -209,7 +209,7 @@ pub struct MiddlewareRow {
 }
 
 /// A certificate a controller serves (admin API `/api/certificates`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertRow {
     pub subject: String,
@@ -221,6 +221,13 @@ pub struct CertRow {
     pub source: String,
     /// Routers whose hosts it serves.
     pub routers: Vec<String>,
+    /// Hexadecimal, colon separated (empty when unreadable).
+    pub serial_number: String,
+    /// SHA-256 of the certificate, hexadecimal and colon separated (empty when unreadable).
+    pub fingerprint_sha256: String,
+    /// Why the controller cannot read or serve it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl CertRow {

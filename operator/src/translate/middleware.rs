@@ -452,6 +452,7 @@ fn client_tls(
             Some(CertificatePair {
                 cert_file,
                 key_file,
+                source: format!("Secret {namespace}/{name}"),
             })
         }
         None => None,

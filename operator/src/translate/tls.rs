@@ -151,6 +151,10 @@ fn translate_tls_stores(ctx: &mut Context<'_>) {
                     built.default_certificate = Some(CertificatePair {
                         cert_file,
                         key_file,
+                        source: format!(
+                            "Secret {namespace}/{}",
+                            default_certificate.secret_name
+                        ),
                     })
                 }
                 Err(problem) => {
@@ -203,12 +207,14 @@ fn add_certificate(
         return Ok(());
     }
     let (cert_file, key_file) = secrets::key_pair(ctx, namespace, name, location)?;
+    let source = format!("Secret {key}");
     ctx.certificates.insert(
         key,
         Certificate {
             pair: CertificatePair {
                 cert_file,
                 key_file,
+                source,
             },
             stores: Vec::new(),
         },

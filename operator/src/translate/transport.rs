@@ -291,6 +291,7 @@ fn client_certificates(
             Ok((cert_file, key_file)) => pairs.push(CertificatePair {
                 cert_file,
                 key_file,
+                source: format!("Secret {namespace}/{secret}"),
             }),
             Err(problem) => problems.push(problem),
         }

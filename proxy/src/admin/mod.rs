@@ -1,7 +1,9 @@
 //! The admin API, shaped like Traefik's so existing tools carry over: `/api/overview`,
 //! `/api/entrypoints`, `/api/{http,tcp,udp}/{routers,services,middlewares}[/{name}]`,
 //! `/api/rawdata`, `/api/version`, plus `/api/status` (the operator's conditions),
+//! `/api/certificates` (the served certificates, never their keys),
 //! `/metrics` (Prometheus) and `/ping`.
+mod certificates;
 mod views;
 
 use std::convert::Infallible;
@@ -88,6 +90,7 @@ pub fn handle<B>(proxy: &Proxy, req: &Request<B>) -> Response<Body> {
                 .find(|e| e.name == *name),
             "entry point",
         ),
+        ["api", "certificates"] => json(&certificates::certificates(&generation)),
         ["api", "rawdata"] => json(&views::raw_data(&generation)),
         ["api", "status"] => {
             let source = proxy

@@ -21,6 +21,10 @@ pub struct TlsConfig {
 pub struct CertificatePair {
     pub cert_file: String,
     pub key_file: String,
+    /// Where the pair came from, for people reading the admin API (e.g.
+    /// `Secret default/web-tls`); never part of the key material.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 // Never print a private key, even in debug logs.
@@ -32,6 +36,7 @@ impl std::fmt::Debug for CertificatePair {
                 &format_args!("<{} bytes>", self.cert_file.len()),
             )
             .field("key_file", &"<redacted>")
+            .field("source", &self.source)
             .finish()
     }
 }

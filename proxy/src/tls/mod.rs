@@ -8,6 +8,8 @@
 //!   generated "MESH DEFAULT CERT" when none is configured).
 //! - `options`: one rustls `ServerConfig` per `tls.options.<name>` (versions, cipher
 //!   suites, curves, ALPN, sniStrict, session tickets) and `client_auth` for `clientAuth`.
+//! - `inspect`: the public facts of a certificate (names, validity, fingerprint) for
+//!   `/api/certificates`.
 //! - `sni`: per entry point, which option a server name gets (reference §7.2: every TLS
 //!   router contributes `host -> option`; conflicting hosts fall back to `default`).
 //! - `accept`: the handshake of a connection to HTTPS routers, with the option its SNI
@@ -17,6 +19,7 @@ mod accept;
 mod client_auth;
 mod error;
 mod hello;
+mod inspect;
 mod options;
 pub(crate) mod pem;
 mod sni;
@@ -26,6 +29,7 @@ pub(crate) use accept::misdirected;
 pub use accept::{AcceptedConnection, ClientIo};
 pub use error::TlsError;
 pub use hello::{ClientHelloInfo, Rewind};
+pub use inspect::{CertificateFacts, inspect};
 pub(crate) use hello::{TLS_HANDSHAKE_RECORD, read_client_hello};
 pub use sni::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 pub use store::{CertificateStore, GENERATED_DEFAULT_COMMON_NAME};

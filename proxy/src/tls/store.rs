@@ -275,6 +275,7 @@ mod tests {
         CertificatePair {
             cert_file: cert.pem(),
             key_file: key.serialize_pem(),
+            source: String::new(),
         }
     }
 
@@ -406,6 +407,7 @@ mod tests {
                 default_certificate: Some(CertificatePair {
                     cert_file: "/nonexistent/cert.pem".into(),
                     key_file: String::new(),
+                    source: String::new(),
                 }),
                 ..TlsStore::default()
             },

@@ -1,5 +1,6 @@
 //! mesh-proxy integration tests: one binary, one module per topic.
 mod admin;
+mod certificates;
 mod apply_scale;
 mod hot_swap;
 mod parents;

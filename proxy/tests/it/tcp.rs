@@ -243,6 +243,7 @@ tcp:
         pair: mesh_proxy::config::tls::CertificatePair {
             cert_file: proxy_cert.pem_cert.clone(),
             key_file: proxy_cert.pem_key.clone(),
+            source: String::new(),
         },
         stores: Vec::new(),
     });

@@ -51,6 +51,7 @@ impl Authority {
             pair: CertificatePair {
                 cert_file: cert.pem(),
                 key_file: key.serialize_pem(),
+                source: String::new(),
             },
             leaf: cert.der().clone(),
             key_der: key.serialize_der(),

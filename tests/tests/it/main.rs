@@ -21,6 +21,7 @@ mod operator_status;
 mod operator_support;
 mod operator_traefik_service;
 mod plugin;
+mod plugin_admin;
 mod pod_network;
 mod rbac;
 mod status;
