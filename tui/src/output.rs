@@ -111,6 +111,12 @@ pub(crate) fn render_list<T: Serialize>(format: OutputFormat, items: &[T]) -> Cl
     }
 }
 
+/// Prints `items` as a JSON or YAML List (for `-o json|yaml`).
+pub(crate) fn print_list<T: Serialize>(format: OutputFormat, items: &[T]) -> CliResult {
+    print!("{}", render_list(format, items)?);
+    Ok(())
+}
+
 /// Whether `-o` asks for a document (JSON/YAML) rather than a table.
 pub(crate) fn is_document(format: OutputFormat) -> bool {
     matches!(format, OutputFormat::Json | OutputFormat::Yaml)

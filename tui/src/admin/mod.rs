@@ -8,12 +8,11 @@ mod client;
 mod dto;
 
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
 
 pub(crate) use client::AdminClient;
 
 use crate::cli::GlobalArgs;
+use crate::cluster::{Cluster, connect, controller_pods};
 use crate::error::{CliError, CliResult};
 use crate::model::{ControllerSet, ControllerView, Protocol};
 
@@ -23,7 +22,7 @@ use crate::model::{ControllerSet, ControllerView, Protocol};
 /// view with its `error`; no pod at all, or none answering, is a connection error.
 pub(crate) async fn fetch_controllers(
     global: &GlobalArgs,
-    client: Option<&kube::Client>,
+    cluster: Option<&Cluster>,
 ) -> CliResult<ControllerSet> {
     if let Some(url) = &global.admin_url {
         let admin = AdminClient::direct(url).map_err(CliError::usage)?;
@@ -37,11 +36,15 @@ pub(crate) async fn fetch_controllers(
             lease_holder: None,
         });
     }
-    let client = match client {
-        Some(client) => client.clone(),
-        None => connect(global).await?,
+    let connected;
+    let cluster = match cluster {
+        Some(cluster) => cluster,
+        None => {
+            connected = connect(global).await?;
+            &connected
+        }
     };
-    let admins = controller_pods(global, &client).await?;
+    let admins = controller_admins(global, cluster).await?;
     let fetched = join_all(admins.iter().map(|admin| async move {
         let view = fetch_view(admin).await;
         let leads = admin.get::<dto::StatusBoard>("/api/status").await.ok();
@@ -69,30 +72,13 @@ pub(crate) async fn fetch_controllers(
     })
 }
 
-/// The Running controller pods with an IP, sorted by name, as admin clients.
-async fn controller_pods(
-    global: &GlobalArgs,
-    client: &kube::Client,
-) -> CliResult<Vec<AdminClient>> {
+/// The Running controller pods, as admin clients through the apiserver's pod proxy.
+async fn controller_admins(global: &GlobalArgs, cluster: &Cluster) -> CliResult<Vec<AdminClient>> {
     let namespace = &global.controller_namespace;
     let selector = &global.controller_selector;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = pods
-        .list(&ListParams::default().labels(selector))
-        .await
-        .map_err(|err| list_error(err, namespace))?;
-    let mut names: Vec<String> = list
-        .items
-        .into_iter()
-        .filter(|pod| {
-            pod.status.as_ref().is_some_and(|status| {
-                status.phase.as_deref() == Some("Running") && status.pod_ip.is_some()
-            })
-        })
-        .filter_map(|pod| pod.metadata.name)
-        .collect();
-    names.sort();
-    if names.is_empty() {
+    let pods = controller_pods(cluster, namespace, selector).await?;
+    let running: Vec<_> = pods.iter().filter(|pod| pod.phase == "Running").collect();
+    if running.is_empty() {
         return Err(CliError::connection(format!(
             "no Mesh controller pods match {selector} in {namespace}"
         ))
@@ -100,25 +86,17 @@ async fn controller_pods(
             "use --controller-namespace/--controller-selector, or --admin-url for a local mesh run",
         ));
     }
-    Ok(names
+    Ok(running
         .iter()
-        .map(|name| AdminClient::pod_proxy(client.clone(), namespace, name, global.admin_port))
+        .map(|pod| {
+            AdminClient::pod_proxy(
+                cluster.client.clone(),
+                namespace,
+                &pod.name,
+                global.admin_port,
+            )
+        })
         .collect())
-}
-
-fn list_error(error: kube::Error, namespace: &str) -> CliError {
-    match &error {
-        kube::Error::Api(response) if response.code == 403 => CliError::connection(format!(
-            "permission denied: cannot list pods in namespace {namespace}"
-        ))
-        .with_hint(
-            "kubectl mesh needs `list pods` and `get pods/proxy` in the controller namespace",
-        ),
-        _ => CliError::connection(format!(
-            "cannot list the controller pods in {namespace}: {error}"
-        ))
-        .with_hint("is the cluster reachable? Check --kubeconfig and --context"),
-    }
 }
 
 /// Everything one controller serves; the first failing read becomes the view's error.
@@ -174,28 +152,4 @@ async fn fill_view(admin: &AdminClient, view: &mut ControllerView) -> Result<(),
         .map(|middleware| middleware.row(Protocol::Http))
         .collect();
     Ok(())
-}
-
-/// A cluster client from kubectl's flags.
-// TODO(core): replace with `cluster::connect` once it lands in main (one connect function).
-async fn connect(global: &GlobalArgs) -> CliResult<kube::Client> {
-    let options = kube::config::KubeConfigOptions {
-        context: global.context.clone(),
-        ..Default::default()
-    };
-    let config = match &global.kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|err| {
-                CliError::connection(format!("cannot read kubeconfig {}: {err}", path.display()))
-            })?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
-        }
-        None => kube::Config::from_kubeconfig(&options).await,
-    }
-    .map_err(|err| {
-        CliError::connection(format!("no usable kubeconfig: {err}"))
-            .with_hint("set KUBECONFIG or --kubeconfig, or use --admin-url for a local mesh run")
-    })?;
-    kube::Client::try_from(config)
-        .map_err(|err| CliError::connection(format!("cannot build a cluster client: {err}")))
 }

@@ -12,7 +12,8 @@ use crate::cli::{CertsArgs, GlobalArgs, OutputFormat};
 use crate::error::CliResult;
 use crate::model::{CertRow, ControllerSet};
 
-use super::routes::{controller_warnings, print_json, print_yaml, table};
+use super::routes::controller_warnings;
+use crate::output::{Table, print_list};
 
 /// Fewer days left than this and a certificate is flagged.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -25,8 +26,9 @@ pub async fn run(global: &GlobalArgs, _args: &CertsArgs) -> CliResult {
     let certificates = merge_certificates(&set);
     let now = Utc::now();
     match global.output {
-        OutputFormat::Json => print_json(&entries(&certificates, now)),
-        OutputFormat::Yaml => print_yaml(&entries(&certificates, now)),
+        OutputFormat::Json | OutputFormat::Yaml => {
+            print_list(global.output, &entries(&certificates, now))
+        }
         OutputFormat::Table | OutputFormat::Wide => {
             if certificates.is_empty() {
                 println!("No certificates found.");
@@ -158,7 +160,11 @@ fn certificates_table(certificates: &[CertRow], now: DateTime<Utc>, no_headers: 
             ]
         })
         .collect();
-    table(&headers, &rows, no_headers)
+    let mut table = Table::new(headers);
+    for row in rows {
+        table.row(row);
+    }
+    table.render(no_headers)
 }
 
 #[cfg(test)]

@@ -42,10 +42,12 @@ pub async fn run(global: &GlobalArgs, args: &DescribeArgs) -> CliResult {
 
 /// What the controllers serve, or why it cannot be known.
 async fn live_controllers(
-    _global: &GlobalArgs,
-    _cluster: &cluster::Cluster,
+    global: &GlobalArgs,
+    cluster: &cluster::Cluster,
 ) -> Result<ControllerSet, String> {
-    Err("this build of kubectl-mesh does not read the controllers' admin API yet".into())
+    crate::admin::fetch_controllers(global, Some(cluster))
+        .await
+        .map_err(|error| error.message)
 }
 
 /// `KIND/NAME` (or `KIND NAME`-less forms kubectl accepts: `ir/web`, `ingressroute.mesh.io/web`).

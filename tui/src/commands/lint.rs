@@ -24,8 +24,9 @@ pub fn run(global: &GlobalArgs, args: &LintArgs) -> CliResult {
     let report = lint(&args.paths, &options, default_proxy_settings());
     let findings = report.findings();
     match global.output {
-        OutputFormat::Json => super::routes::print_json(&findings)?,
-        OutputFormat::Yaml => super::routes::print_yaml(&findings)?,
+        OutputFormat::Json | OutputFormat::Yaml => {
+            crate::output::print_list(global.output, &findings)?
+        }
         OutputFormat::Table | OutputFormat::Wide => {
             for finding in &findings {
                 println!("{}", finding.line());

@@ -10,6 +10,7 @@ use crate::admin::fetch_controllers;
 use crate::cli::{GlobalArgs, OutputFormat, RouteProtocol, RoutesArgs};
 use crate::error::CliResult;
 use crate::model::{ControllerSet, Protocol, RouterRow};
+use crate::output::{Table, print_list};
 
 pub async fn run(global: &GlobalArgs, args: &RoutesArgs) -> CliResult {
     let set = fetch_controllers(global, None).await?;
@@ -27,8 +28,7 @@ pub async fn run(global: &GlobalArgs, args: &RoutesArgs) -> CliResult {
         .filter(|entry| protocols.contains(&entry.router.protocol))
         .collect();
     match global.output {
-        OutputFormat::Json => print_json(&entries),
-        OutputFormat::Yaml => print_yaml(&entries),
+        OutputFormat::Json | OutputFormat::Yaml => print_list(global.output, &entries),
         OutputFormat::Table | OutputFormat::Wide => {
             let wide = global.output == OutputFormat::Wide;
             let mut first = true;
@@ -199,50 +199,12 @@ fn protocol_table(
     if !no_headers {
         out.push_str(&format!("{} ROUTERS\n", protocol.as_str().to_uppercase()));
     }
-    out.push_str(&table(&headers, &body, no_headers));
+    let mut table = Table::new(headers);
+    for row in body {
+        table.row(row);
+    }
+    out.push_str(&table.render(no_headers));
     out
-}
-
-// Until `crate::output` lands: the smallest kubectl-style printers, shared with `certs`.
-pub(super) fn table(headers: &[&str], rows: &[Vec<String>], no_headers: bool) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let last = cells.len() - 1;
-        for (i, cell) in cells.iter().enumerate() {
-            out.push_str(cell);
-            if i < last {
-                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
-            }
-        }
-        out.push('\n');
-    };
-    if !no_headers {
-        line(headers.to_vec());
-    }
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-pub(super) fn print_json<T: Serialize>(value: &T) -> CliResult {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|err| crate::error::CliError::usage(format!("cannot write JSON: {err}")))?;
-    println!("{text}");
-    Ok(())
-}
-
-pub(super) fn print_yaml<T: Serialize>(value: &T) -> CliResult {
-    let text = serde_yaml::to_string(value)
-        .map_err(|err| crate::error::CliError::usage(format!("cannot write YAML: {err}")))?;
-    print!("{text}");
-    Ok(())
 }
 
 #[cfg(test)]
