@@ -179,7 +179,8 @@ mod tests {
         dir
     }
 
-    const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: whoami}\nspec:\n  ports: [{name: http, port: 80}]\n";
+    /// A Service with one ready endpoint, so a route to it has nothing to report.
+    const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: whoami}\nspec:\n  ports: [{name: http, port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: whoami-a, labels: {kubernetes.io/service-name: whoami}}\naddressType: IPv4\nports: [{name: http, port: 8080}]\nendpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]\n";
 
     fn route(rule: &str) -> String {
         format!(
@@ -205,7 +206,7 @@ mod tests {
             ("route.yaml", &route("Host(`a`) &&")),
         ]);
         let report = lint_dir(&dir);
-        assert_eq!(report.objects, 2);
+        assert_eq!(report.objects, 3);
         let findings = report.findings();
         assert_eq!(findings.len(), 1, "{findings:#?}");
         assert_eq!(findings[0].level, Level::Error);

@@ -151,10 +151,7 @@ fn translate_tls_stores(ctx: &mut Context<'_>) {
                     built.default_certificate = Some(CertificatePair {
                         cert_file,
                         key_file,
-                        source: format!(
-                            "Secret {namespace}/{}",
-                            default_certificate.secret_name
-                        ),
+                        source: format!("Secret {namespace}/{}", default_certificate.secret_name),
                     })
                 }
                 Err(problem) => {
