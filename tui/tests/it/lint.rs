@@ -78,16 +78,20 @@ fn json_output_is_the_list_of_findings() {
     assert_eq!(code, Some(1));
     insta::assert_snapshot!("missing_middleware_json", stdout);
     let findings: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
-    assert_eq!(findings[0]["level"], "error");
-    assert_eq!(findings[0]["reason"], "MiddlewareNotFound");
-    assert_eq!(findings[0]["kind"], "IngressRoute");
+    assert_eq!(findings["kind"], "List");
+    let first = &findings["items"][0];
+    assert_eq!(first["level"], "error");
+    assert_eq!(first["reason"], "MiddlewareNotFound");
+    assert_eq!(first["kind"], "IngressRoute");
 }
 
 #[test]
 fn json_output_of_a_clean_folder_is_an_empty_list() {
     let (stdout, _, code) = lint(&["-f", "good", "-o", "json"]);
     assert_eq!(code, Some(0));
-    assert_eq!(stdout.trim(), "[]");
+    let list: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"], serde_json::json!([]));
 }
 
 #[test]
