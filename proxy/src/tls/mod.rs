@@ -29,8 +29,8 @@ pub(crate) use accept::misdirected;
 pub use accept::{AcceptedConnection, ClientIo};
 pub use error::TlsError;
 pub use hello::{ClientHelloInfo, Rewind};
-pub use inspect::{CertificateFacts, inspect};
 pub(crate) use hello::{TLS_HANDSHAKE_RECORD, read_client_hello};
+pub use inspect::{CertificateFacts, inspect};
 pub use sni::{TlsBuilder, TlsGeneration, TlsRouterHosts};
 pub use store::{CertificateStore, GENERATED_DEFAULT_COMMON_NAME};
 

@@ -1,7 +1,7 @@
 //! mesh-proxy integration tests: one binary, one module per topic.
 mod admin;
-mod certificates;
 mod apply_scale;
+mod certificates;
 mod hot_swap;
 mod parents;
 mod protocols;

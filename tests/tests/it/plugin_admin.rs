@@ -243,8 +243,10 @@ async fn routes_and_certs_read_a_local_mesh_run() -> anyhow::Result<()> {
         "json",
     ])?;
     assert_eq!(code, Some(0));
-    let routers: Value = serde_json::from_str(&stdout)?;
-    assert_eq!(routers.as_array().map(Vec::len), Some(1), "{routers:#}");
+    let list: Value = serde_json::from_str(&stdout)?;
+    assert_eq!(list["kind"], "List");
+    let routers = &list["items"];
+    assert_eq!(routers.as_array().map(Vec::len), Some(1), "{list:#}");
     assert_eq!(routers[0]["protocol"], "tcp");
     assert_eq!(routers[0]["tls"], "tls(passthrough)");
     assert_eq!(routers[0]["controllers"], json!([url]));
@@ -261,14 +263,14 @@ async fn routes_and_certs_read_a_local_mesh_run() -> anyhow::Result<()> {
         "{stdout}"
     );
     assert!(
-        lines[1].ends_with("CN=web.example.test Secret default/web-tls default-secure-"),
+        lines[1].contains("CN=web.example.test Secret default/web-tls default-secure-"),
         "the TLS route's router uses it: {stdout}"
     );
 
     let (stdout, _, code) = kubectl_mesh(&["certs", "--admin-url", &url, "-o", "json"])?;
     assert_eq!(code, Some(0));
     let certs: Value = serde_json::from_str(&stdout)?;
-    let web = &certs[0];
+    let web = &certs["items"][0];
     assert_eq!(web["source"], "Secret default/web-tls");
     assert_eq!(web["notAfter"], "2031-05-06T00:00:00Z");
     assert!(
