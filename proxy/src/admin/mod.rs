@@ -2,7 +2,8 @@
 //! `/api/entrypoints`, `/api/{http,tcp,udp}/{routers,services,middlewares}[/{name}]`,
 //! `/api/rawdata`, `/api/version`, plus `/api/status` (the operator's conditions),
 //! `/api/certificates` (the served certificates, never their keys),
-//! `/metrics` (Prometheus) and `/ping`.
+//! `/metrics` (Prometheus), `/ping` (liveness) and `/ready` (readiness: a configuration is
+//! applied).
 mod certificates;
 mod views;
 
@@ -64,6 +65,14 @@ pub fn handle<B>(proxy: &Proxy, req: &Request<B>) -> Response<Body> {
     let generation = proxy.current();
     match segments.as_slice() {
         ["ping"] => text(StatusCode::OK, "OK"),
+        // Generation 0 is the empty table of a proxy that has applied nothing yet; the
+        // operator applies its first configuration only after its initial lists, so a pod
+        // is ready once the cluster's routes are served, not merely once it listens.
+        ["ready"] if generation.number > 0 => text(StatusCode::OK, "OK"),
+        ["ready"] => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no configuration applied yet\n",
+        ),
         ["metrics"] => {
             let counters = &proxy.shared.counters;
             let rendered = crate::metrics::render_prometheus(

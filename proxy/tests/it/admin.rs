@@ -39,8 +39,18 @@ tls:
 async fn admin_endpoints_show_routers_services_middlewares_and_counters() {
     let backend = EchoBackend::start("app").await;
     let proxy = TestProxy::start().await;
-    proxy.apply_yaml(&config(&backend.url()));
     let client = http1_client();
+    let unready = get(&client, proxy.admin(), "localhost", "/ready").await;
+    assert_eq!(
+        (unready.status, unready.body.as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no configuration applied yet\n"
+        )
+    );
+    proxy.apply_yaml(&config(&backend.url()));
+    let ready = get(&client, proxy.admin(), "localhost", "/ready").await;
+    assert_eq!((ready.status, ready.body.as_str()), (StatusCode::OK, "OK"));
     for _ in 0..3 {
         assert_eq!(
             get(&client, proxy.web(), "app.test", "/").await.status,

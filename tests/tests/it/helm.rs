@@ -259,8 +259,13 @@ async fn default_values_render_a_deployment_the_apiserver_accepts() -> anyhow::R
         ["ALL"]
     );
     // Probes on the admin port, and a drain that fits in the grace period.
-    for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+    for (probe, path) in [
+        ("startupProbe", "/ping"),
+        ("readinessProbe", "/ready"),
+        ("livenessProbe", "/ping"),
+    ] {
         assert_eq!(container[probe]["httpGet"]["port"], "admin", "{probe}");
+        assert_eq!(container[probe]["httpGet"]["path"], path, "{probe}");
     }
     let delay = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         .as_u64()

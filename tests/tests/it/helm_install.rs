@@ -449,6 +449,12 @@ logs: {{format: text, level: 'info,mesh_operator=debug'}}
             "helm-0",
             "served by the pod backend"
         );
+
+        // The readiness probe's endpoint says ready once that configuration is served.
+        let probe = http::Request::get(format!("http://127.0.0.1:{}/ready", ports[2]))
+            .body(http_body_util::Full::<bytes::Bytes>::default())?;
+        let probed = crate::http_client::send(probe, false).await?;
+        assert_eq!(probed.status, http::StatusCode::OK, "readiness on /ready");
         Ok(())
     }
     .await;
