@@ -866,3 +866,229 @@ fn line(depth: usize, item: &str, detail: &str, state: &str, problem: bool) -> D
         problem,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dashboard::fixtures;
+
+    fn press(app: &mut App, code: KeyCode) -> Effect {
+        app.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn typing(app: &mut App, text: &str) {
+        for c in text.chars() {
+            press(app, KeyCode::Char(c));
+        }
+    }
+
+    #[test]
+    fn a_colon_command_switches_the_view() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, ":problems");
+        assert_eq!(app.mode, Mode::Command);
+        assert_eq!(app.view, View::Overview);
+        press(&mut app, KeyCode::Enter);
+        assert_eq!((app.view, app.mode), (View::Problems, Mode::Normal));
+        typing(&mut app, ":rt");
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.view, View::Routers);
+        typing(&mut app, ":res");
+        press(&mut app, KeyCode::Esc);
+        assert_eq!((app.view, app.mode), (View::Routers, Mode::Normal));
+    }
+
+    #[test]
+    fn an_unknown_command_shows_an_error_and_stays() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, "3:pods");
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.view, View::Resources);
+        let message = app.message.clone().unwrap_or_default();
+        assert!(message.starts_with("unknown command :pods"), "{message}");
+        press(&mut app, KeyCode::Char('j'));
+        assert_eq!(app.message, None);
+    }
+
+    #[test]
+    fn a_filter_keeps_matching_rows_case_insensitively() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, "3/BROK");
+        let names: Vec<_> = app
+            .visible_resources()
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(names, ["broken"]);
+        press(&mut app, KeyCode::Enter);
+        assert_eq!((app.mode, app.filter.as_str()), (Mode::Normal, "BROK"));
+        typing(&mut app, "/x");
+        press(&mut app, KeyCode::Esc);
+        assert_eq!(app.filter, "");
+        assert_eq!(app.visible_resources().len(), 5);
+    }
+
+    #[test]
+    fn enter_drills_from_resource_to_router_and_esc_goes_back() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, "3j");
+        assert_eq!(
+            app.selected_resource().map(|r| r.name.as_str()),
+            Some("web")
+        );
+        press(&mut app, KeyCode::Enter);
+        let target = Target::Resource("IngressRoute/default/web".into());
+        assert_eq!(app.drill.last().map(|f| &f.target), Some(&target));
+        let lines = app.drill_lines(&target);
+        let items: Vec<_> = lines.iter().map(|l| l.item.as_str()).collect();
+        assert_eq!(
+            items,
+            [
+                "IngressRoute default/web",
+                "route #0",
+                "router default-web-0",
+                "middleware default-strip",
+                "service default-web-80",
+                "server http://10.0.0.1:80",
+                "server http://10.0.0.2:80",
+            ]
+        );
+        typing(&mut app, "jj");
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.drill.len(), 2);
+        press(&mut app, KeyCode::Esc);
+        assert_eq!(app.drill.len(), 1);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.drill.is_empty());
+        assert_eq!(app.view, View::Resources);
+    }
+
+    #[test]
+    fn a_broken_resource_drills_to_its_unbuilt_route() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, "4");
+        press(&mut app, KeyCode::Enter);
+        let Some(frame) = app.drill.last() else {
+            panic!("no drill-down")
+        };
+        let lines = app.drill_lines(&frame.target);
+        assert_eq!(lines[1].state, "BackendNotFound");
+        assert!(lines[1].problem);
+    }
+
+    #[test]
+    fn ctrl_z_toggles_problems_only() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, "3");
+        let ctrl_z = KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL);
+        app.handle_key(ctrl_z);
+        assert!(app.problems_only);
+        let names: Vec<_> = app
+            .visible_resources()
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(names, ["broken", "strip", "pending"]);
+        app.handle_key(ctrl_z);
+        assert_eq!(app.visible_resources().len(), 5);
+    }
+
+    #[test]
+    fn problems_are_most_severe_first() {
+        let app = fixtures::app(false);
+        let names: Vec<_> = app
+            .visible_problems()
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(names, ["broken", "strip", "pending"]);
+    }
+
+    #[test]
+    fn q_and_ctrl_c_quit_even_from_an_overlay() {
+        let mut app = fixtures::app(false);
+        assert_eq!(press(&mut app, KeyCode::Char('q')), Effect::Quit);
+        assert!(app.quit);
+        let mut app = fixtures::app(false);
+        typing(&mut app, "?");
+        assert_eq!(app.overlay, Some(Overlay::Help));
+        press(&mut app, KeyCode::Esc);
+        assert_eq!(app.overlay, None);
+        typing(&mut app, ":");
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(app.handle_key(ctrl_c), Effect::Quit);
+        let mut app = fixtures::app(false);
+        typing(&mut app, ":q");
+        assert_eq!(press(&mut app, KeyCode::Enter), Effect::Quit);
+    }
+
+    #[test]
+    fn req_per_second_comes_from_two_polls() {
+        let mut app = fixtures::app(false);
+        let web = |app: &App| app.primary().and_then(|p| p.routers.first()).cloned();
+        let Some(router) = web(&app) else {
+            panic!("no router")
+        };
+        assert_eq!(app.current_rate(&router), None);
+        let mut set = fixtures::controllers();
+        // Three controllers each served 100 more requests in the 1s interval.
+        for view in &mut set.controllers {
+            view.routers[0].requests += 100;
+        }
+        app.on_controllers(set.clone());
+        assert_eq!(app.current_rate(&router), Some(300.0));
+        app.refresh = Duration::from_secs(2);
+        for view in &mut set.controllers {
+            view.routers[0].requests += 10;
+        }
+        app.on_controllers(set);
+        assert_eq!(app.rate_history(&router), [300.0, 15.0]);
+    }
+
+    #[test]
+    fn a_counter_that_went_back_gives_no_sample() {
+        let mut app = fixtures::app(false);
+        let mut set = fixtures::controllers();
+        set.controllers[0].routers[0].requests = 0;
+        app.on_controllers(set);
+        let router = app.primary().map(|p| p.routers[0].clone());
+        let Some(router) = router else {
+            panic!("no router")
+        };
+        assert!(app.rate_history(&router).is_empty());
+    }
+
+    #[test]
+    fn events_are_asked_for_once_per_resource() {
+        let mut app = fixtures::app(false);
+        assert_eq!(app.events_wanted(), None);
+        typing(&mut app, "3jd");
+        let wanted = app.events_wanted().map(|r| r.key());
+        assert_eq!(wanted.as_deref(), Some("IngressRoute/default/web"));
+        assert_eq!(app.events_wanted(), None);
+        assert!(app.overlay_text().contains("loading..."));
+        app.on_events("IngressRoute/default/web".into(), Err("forbidden".into()));
+        assert!(app.overlay_text().contains("unavailable: forbidden"));
+    }
+
+    #[test]
+    fn y_without_a_resource_says_so() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, "y");
+        assert_eq!(app.overlay, None);
+        assert_eq!(app.message.as_deref(), Some("y: select a resource first"));
+    }
+
+    #[test]
+    fn selection_stays_within_the_table() {
+        let mut app = fixtures::app(false);
+        typing(&mut app, "3G");
+        assert_eq!(app.selected(), 4);
+        typing(&mut app, "jjj");
+        assert_eq!(app.selected(), 4);
+        typing(&mut app, "g");
+        assert_eq!(app.selected(), 0);
+        typing(&mut app, "k");
+        assert_eq!(app.selected(), 0);
+    }
+}

@@ -238,7 +238,7 @@ fn cert(host: &str, days: i64) -> CertRow {
 pub fn app(color: bool) -> App {
     let mut app = App::new(
         Theme { color },
-        "kind-mesh (https://127.0.0.1:6443)".into(),
+        "kind-mesh".into(),
         std::time::Duration::from_secs(1),
         now(),
     );

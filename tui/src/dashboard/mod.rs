@@ -45,11 +45,7 @@ pub async fn run(global: &GlobalArgs, args: &DashboardArgs) -> CliResult {
         Err(error) => return Err(error),
     };
     let context = match (&cluster, &global.admin_url) {
-        (Ok(c), _) => format!(
-            "{} ({})",
-            c.context.clone().unwrap_or_else(|| "-".into()),
-            c.server
-        ),
+        (Ok(c), _) => c.context.clone().unwrap_or_else(|| c.server.clone()),
         (Err(_), Some(url)) => url.clone(),
         (Err(_), None) => "-".into(),
     };

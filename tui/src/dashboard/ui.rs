@@ -63,18 +63,26 @@ fn render_header(frame: &mut Frame, app: &App, area: Rect) {
         .primary()
         .map_or("-".into(), |c| c.generation.to_string());
     let refreshed = match app.last_refresh {
-        Some(at) => format!("{} ({} ago)", at.format("%H:%M:%S"), age(at, app.now)),
+        // Only an old poll gets its age: the clock alone says "live" otherwise.
+        Some(at) if app.now - at > stale_after(app) => {
+            format!("{} (stale {})", at.format("%H:%M:%S"), age(at, app.now))
+        }
+        Some(at) => at.format("%H:%M:%S").to_string(),
         None => "never".into(),
     };
     let line = Line::from(vec![
         Span::styled(" Mesh ", theme.title()),
-        Span::raw(format!("{}  ", app.context)),
         Span::raw(format!(
-            "controllers: {count}  lease: {lease}  gen: {generation}  "
+            " {}  controllers {count}  lease {lease}  gen {generation}  refreshed {refreshed}",
+            app.context
         )),
-        Span::raw(format!("refreshed: {refreshed}")),
     ]);
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Three missed polls make the data stale.
+fn stale_after(app: &App) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(app.refresh * 3).unwrap_or(chrono::TimeDelta::MAX)
 }
 
 fn render_view_bar(frame: &mut Frame, app: &App, area: Rect) {
@@ -654,5 +662,201 @@ pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
         s if s < 7200 => format!("{}m", s / 60),
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::style::Color;
+
+    use super::*;
+    use crate::dashboard::fixtures;
+    use crate::dashboard::theme::Theme;
+
+    const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (60, 20)];
+
+    fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| render(frame, app)).unwrap();
+        terminal
+    }
+
+    fn keys(app: &mut App, text: &str) {
+        for c in text.chars() {
+            let code = match c {
+                '\n' => KeyCode::Enter,
+                '\t' => KeyCode::Tab,
+                c => KeyCode::Char(c),
+            };
+            app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+        }
+    }
+
+    /// Snapshots of the app after `keys` at the three sizes.
+    fn snapshots(name: &str, typed: &str) {
+        let mut app = fixtures::app(false);
+        keys(&mut app, typed);
+        for (width, height) in SIZES {
+            insta::assert_snapshot!(
+                format!("{name}_{width}x{height}"),
+                draw(&app, width, height).backend()
+            );
+        }
+    }
+
+    #[test]
+    fn overview() {
+        snapshots("overview", "");
+    }
+
+    #[test]
+    fn routers() {
+        snapshots("routers", "2");
+    }
+
+    #[test]
+    fn routers_tcp_tab() {
+        let mut app = fixtures::app(false);
+        keys(&mut app, "2\t");
+        let text = draw(&app, 80, 24).backend().to_string();
+        assert!(text.contains("default-db-0"), "{text}");
+        assert!(!text.contains("default-web-0"), "{text}");
+    }
+
+    #[test]
+    fn resources() {
+        snapshots("resources", "3");
+    }
+
+    #[test]
+    fn problems() {
+        let mut app = fixtures::app(false);
+        keys(&mut app, "4");
+        let wanted = app.events_wanted().map(|r| r.key());
+        assert_eq!(wanted.as_deref(), Some("IngressRoute/default/broken"));
+        app.on_events(
+            "IngressRoute/default/broken".into(),
+            Ok(vec![crate::model::EventRow {
+                type_: "Warning".into(),
+                reason: "BackendNotFound".into(),
+                message: "service default/missing does not exist".into(),
+                count: 3,
+                last_seen: Some(fixtures::now()),
+            }]),
+        );
+        for (width, height) in SIZES {
+            insta::assert_snapshot!(
+                format!("problems_{width}x{height}"),
+                draw(&app, width, height).backend()
+            );
+        }
+    }
+
+    #[test]
+    fn certificates() {
+        snapshots("certificates", "5");
+    }
+
+    #[test]
+    fn drill_down_from_a_resource() {
+        // Resources are sorted by kind then name: IngressRoute/web is the second row.
+        snapshots("drill_resource", "3j\n");
+    }
+
+    #[test]
+    fn drill_down_from_a_router() {
+        snapshots("drill_router", "2\n");
+    }
+
+    #[test]
+    fn help() {
+        snapshots("help", "?");
+    }
+
+    #[test]
+    fn yaml_overlay_shows_the_object() {
+        let mut app = fixtures::app(false);
+        keys(&mut app, "3jy");
+        let text = draw(&app, 80, 24).backend().to_string();
+        assert!(text.contains("YAML IngressRoute/default/web"), "{text}");
+        assert!(text.contains("kind: IngressRoute"), "{text}");
+    }
+
+    #[test]
+    fn without_a_cluster_resources_say_why() {
+        let mut app = App::new(
+            Theme { color: false },
+            "http://127.0.0.1:9000".into(),
+            std::time::Duration::from_secs(1),
+            fixtures::now(),
+        );
+        app.on_resources_unavailable("cannot reach the apiserver at https://127.0.0.1:6443".into());
+        app.on_controllers(fixtures::controllers());
+        insta::assert_snapshot!("admin_only_overview_80x24", draw(&app, 80, 24).backend());
+        keys(&mut app, "4");
+        let problems = draw(&app, 80, 24).backend().to_string();
+        assert!(
+            problems.contains("resources unavailable: cannot reach"),
+            "{problems}"
+        );
+        keys(&mut app, "2");
+        assert!(
+            draw(&app, 80, 24)
+                .backend()
+                .to_string()
+                .contains("default-web-0")
+        );
+    }
+
+    #[test]
+    fn a_tiny_terminal_says_so_without_panicking() {
+        let app = fixtures::app(true);
+        let text = draw(&app, 20, 5).backend().to_string();
+        assert!(text.contains("terminal too"), "{text}");
+        for (width, height) in [(1, 1), (39, 24), (80, 9)] {
+            let text = draw(&app, width, height).backend().to_string();
+            assert!(text.starts_with("\"t"), "{text}");
+        }
+        assert!(
+            !draw(&app, 40, 10)
+                .backend()
+                .to_string()
+                .contains("too small")
+        );
+    }
+
+    #[test]
+    fn no_color_means_no_colours_but_a_reversed_selection() {
+        let colours = |color: bool| {
+            let mut app = fixtures::app(color);
+            keys(&mut app, "4");
+            let terminal = draw(&app, 80, 24);
+            let buffer = terminal.backend().buffer().clone();
+            let reversed = buffer
+                .content
+                .iter()
+                .any(|c| c.modifier.contains(ratatui::style::Modifier::REVERSED));
+            let coloured = buffer
+                .content
+                .iter()
+                .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+                .count();
+            (coloured, reversed)
+        };
+        assert_eq!(colours(false), (0, true));
+        let (coloured, reversed) = colours(true);
+        assert!(coloured > 0 && reversed);
+    }
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let now = fixtures::now();
+        assert_eq!(age(now - chrono::Duration::seconds(45), now), "45s");
+        assert_eq!(age(now - chrono::Duration::minutes(12), now), "12m");
+        assert_eq!(age(now - chrono::Duration::hours(5), now), "5h");
+        assert_eq!(age(now - chrono::Duration::days(3), now), "3d");
     }
 }
