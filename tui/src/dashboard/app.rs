@@ -852,6 +852,29 @@ impl App {
     }
 }
 
+/// Why a resource is a problem: a Ready-but-Degraded one is so for its Degraded reason.
+pub fn problem_reason(resource: &Resource) -> &str {
+    match degraded(resource) {
+        Some(c) => c.reason.as_str(),
+        None => resource.reason(),
+    }
+}
+
+pub fn problem_message(resource: &Resource) -> &str {
+    match degraded(resource) {
+        Some(c) => c.message.as_str(),
+        None => resource.message(),
+    }
+}
+
+fn degraded(
+    resource: &Resource,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    (resource.severity() == Severity::Warning)
+        .then(|| resource.condition("Degraded"))
+        .flatten()
+}
+
 fn rate_key(router: &RouterRow) -> String {
     format!("{}/{}", router.protocol.as_str(), router.name)
 }
@@ -1022,9 +1045,21 @@ mod tests {
         assert_eq!(press(&mut app, KeyCode::Enter), Effect::Quit);
     }
 
+    /// An app after its first poll only.
+    fn first_poll() -> App {
+        let mut app = App::new(
+            Theme { color: false },
+            "test".into(),
+            Duration::from_secs(1),
+            fixtures::now(),
+        );
+        app.on_controllers(fixtures::controllers());
+        app
+    }
+
     #[test]
     fn req_per_second_comes_from_two_polls() {
-        let mut app = fixtures::app(false);
+        let mut app = first_poll();
         let web = |app: &App| app.primary().and_then(|p| p.routers.first()).cloned();
         let Some(router) = web(&app) else {
             panic!("no router")
@@ -1047,7 +1082,7 @@ mod tests {
 
     #[test]
     fn a_counter_that_went_back_gives_no_sample() {
-        let mut app = fixtures::app(false);
+        let mut app = first_poll();
         let mut set = fixtures::controllers();
         set.controllers[0].routers[0].requests = 0;
         app.on_controllers(set);

@@ -234,7 +234,8 @@ fn cert(host: &str, days: i64) -> CertRow {
     }
 }
 
-/// A dashboard that has received one snapshot and one poll.
+/// A dashboard that has received one snapshot and a few polls (the web router
+/// growing by 40, 80, 20 and 60 requests a second).
 pub fn app(color: bool) -> App {
     let mut app = App::new(
         Theme { color },
@@ -243,6 +244,11 @@ pub fn app(color: bool) -> App {
         now(),
     );
     app.on_resources(resources());
-    app.on_controllers(controllers());
+    let mut set = controllers();
+    app.on_controllers(set.clone());
+    for growth in [40, 80, 20, 60] {
+        set.controllers[0].routers[0].requests += growth;
+        app.on_controllers(set.clone());
+    }
     app
 }

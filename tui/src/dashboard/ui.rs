@@ -10,7 +10,7 @@ use ratatui::widgets::{
     Block, Cell, Clear, HighlightSpacing, Paragraph, Row, Sparkline, Table, TableState, Tabs, Wrap,
 };
 
-use super::app::{App, Mode, Overlay, Target, View};
+use super::app::{App, Mode, Overlay, Target, View, problem_message, problem_reason};
 use crate::model::{Protocol, Severity};
 
 pub const MIN_WIDTH: u16 = 40;
@@ -314,9 +314,9 @@ fn render_routers(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     let widths = [
-        Constraint::Fill(2),
         Constraint::Fill(3),
-        Constraint::Fill(2),
+        Constraint::Fill(4),
+        Constraint::Fill(3),
         Constraint::Fill(2),
         Constraint::Length(8),
         Constraint::Length(6),
@@ -451,15 +451,15 @@ fn render_problems(frame: &mut Frame, app: &App, area: Rect) {
             Row::new(vec![
                 Cell::from(severity).style(theme.severity(r.severity())),
                 Cell::from(format!("{} {}/{}", r.kind, r.namespace, r.name)),
-                Cell::from(r.reason().to_string()),
-                Cell::from(r.message().to_string()),
+                Cell::from(problem_reason(r).to_string()),
+                Cell::from(problem_message(r).to_string()),
             ])
         })
         .collect();
     let widths = [
         Constraint::Length(8),
+        Constraint::Fill(3),
         Constraint::Fill(2),
-        Constraint::Fill(1),
         Constraint::Fill(3),
     ];
     let selected = selection(app, problems.len());
