@@ -598,11 +598,8 @@ impl App {
                 let command = std::mem::take(&mut self.command);
                 return self.run_command(command.trim());
             }
-            KeyCode::Backspace => {
-                if self.command.pop().is_none() {
-                    self.mode = Mode::Normal;
-                }
-            }
+            KeyCode::Backspace if self.command.pop().is_none() => self.mode = Mode::Normal,
+            KeyCode::Backspace => {}
             KeyCode::Char(c) => self.command.push(c),
             _ => {}
         }
@@ -679,11 +676,8 @@ impl App {
                 self.filter.clear();
                 self.mode = Mode::Filter;
             }
-            KeyCode::Esc => {
-                if self.drill.pop().is_none() {
-                    self.filter.clear();
-                }
-            }
+            KeyCode::Esc if self.drill.pop().is_none() => self.filter.clear(),
+            KeyCode::Esc => {}
             KeyCode::Enter => self.drill_down(),
             KeyCode::Down | KeyCode::Char('j') => self.select(|i, _| i + 1),
             KeyCode::Up | KeyCode::Char('k') => self.select(|i, _| i.saturating_sub(1)),
